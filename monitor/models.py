@@ -1,0 +1,144 @@
+"""Frozen records passed between the stages: what a feed is, what a poll brought, what an article is.
+
+Stages import these and `errors`, never each other; `pipeline` and `service` wire them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One feed item, normalised. `key` is stable across polls and edits of the item."""
+
+    feed_id: str
+    key: str
+    url: str | None  # canonical: no utm_*/fbclid/gclid, no fragment, lower-case host
+    link: str | None  # as the feed gave it
+    title: str  # plain text
+    summary: str  # HTML kept for display
+    content: str  # HTML kept for display
+    summary_text: str  # summary stripped to text, for matching
+    content_text: str  # content stripped to text, for matching
+    authors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    published: datetime | None = None  # UTC
+    updated: datetime | None = None  # UTC
+    language: str | None = None
+    content_hash: str = ""  # of title, summary and content: tells an edit apart
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """A parsed feed document."""
+
+    format: str  # rss20, rss10, atom10, json11, ... (feedparser's version names)
+    title: str
+    link: str | None
+    language: str | None
+    articles: tuple[Article, ...]
+    ttl_seconds: int | None = None
+    warning: str | None = None  # a problem the parser recovered from
+
+
+class FeedStatus(StrEnum):
+    NEW = "new"  # never polled
+    OK = "ok"
+    ERROR = "error"  # the last poll failed
+    UNHEALTHY = "unhealthy"  # failed several times in a row
+    DISABLED = "disabled"  # no longer in the config
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a conditional GET sends back (RFC 9110 §13.1) and the hash of the body they name."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    body_hash: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A feed row: its configuration as synced from monitor.yaml and its polling state."""
+
+    id: str
+    url: str
+    interval_seconds: float
+    backfill: int = 0
+    tags: tuple[str, ...] = ()
+    title: str | None = None
+    status: FeedStatus = FeedStatus.NEW
+    validators: Validators = field(default_factory=Validators)
+    last_status_code: int | None = None
+    error_count: int = 0
+    last_error: str | None = None
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    next_poll_at: datetime | None = None
+
+    @property
+    def first_poll(self) -> bool:
+        """True until the feed has been read successfully once (DESIGN: no alerts on it)."""
+        return self.last_success_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSummary:
+    """A feed row with its article count, as `monitor feeds` shows it."""
+
+    feed: Feed
+    articles: int
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """A completed HTTP exchange: 200 with a body, or 304 without one."""
+
+    status_code: int
+    url: str  # after redirects
+    permanent_url: str | None  # set when every redirect on the way was permanent (301/308)
+    body: bytes | None  # None on 304 Not Modified
+    etag: str | None
+    last_modified: str | None
+    content_type: str | None
+    max_age_seconds: float | None = None  # from Cache-Control
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status_code == 304
+
+
+@dataclass(frozen=True, slots=True)
+class FeedStateUpdate:
+    """What one poll changes on the feed row. `validators=None` keeps the stored ones."""
+
+    polled_at: datetime
+    next_poll_at: datetime
+    status: FeedStatus
+    status_code: int | None = None
+    error: str | None = None  # None on success: resets the error count
+    validators: Validators | None = None
+    url: str | None = None  # a permanent redirect's target
+    title: str | None = None
+
+
+class PollStatus(StrEnum):
+    NEW_ITEMS = "ok"  # fetched and parsed
+    NOT_MODIFIED = "not_modified"  # 304
+    UNCHANGED = "unchanged"  # 200 with the same body as last time: not parsed
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """The result of polling one feed, end to end."""
+
+    feed_id: str
+    status: PollStatus
+    recorded: int = 0  # articles stored for the first time
+    new_articles: tuple[Article, ...] = ()  # of those, the ones to match and alert on
+    error: str | None = None
