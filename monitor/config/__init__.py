@@ -1,0 +1,86 @@
+"""Configuration: `Settings` from the environment, and monitor.yaml validated into `MonitorConfig`.
+
+    settings = load_settings()            # MONITOR_* variables and ./.env
+    config = load_config(settings)        # --config / MONITOR_CONFIG / ./monitor.yaml / embedded
+
+Both raise `ConfigErrors` listing every problem as `file:line: field: message` (exit code 2).
+Loading reads files: call it from a thread (`asyncio.to_thread`) when an event loop is running.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import ChainMap
+from collections.abc import Mapping
+from pathlib import Path
+
+from dotenv import dotenv_values
+
+from monitor.config.defaults import embedded_config_path
+from monitor.config.files import load_yaml
+from monitor.config.schema import FeedConfig, MonitorConfig, NotifierConfig, build_config
+from monitor.config.settings import Settings, load_settings
+from monitor.errors import ConfigError, ConfigErrors
+
+__all__ = [
+    "ConfigError",
+    "ConfigErrors",
+    "FeedConfig",
+    "MonitorConfig",
+    "NotifierConfig",
+    "Settings",
+    "load_config",
+    "load_settings",
+    "resolve_config_path",
+]
+
+DEFAULT_CONFIG_NAME = "monitor.yaml"
+DOTENV_NAME = ".env"
+
+
+def resolve_config_path(settings: Settings) -> Path | None:
+    """The config file to read: `settings.config` (MONITOR_CONFIG), else `./monitor.yaml` if it
+    exists, else None (use the embedded default)."""
+    if settings.config is not None:
+        return settings.config
+    local = Path(DEFAULT_CONFIG_NAME)
+    return local if local.is_file() else None
+
+
+def load_config(
+    settings: Settings,
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> MonitorConfig:
+    """Read and validate monitor.yaml: `path` if given, else the one `resolve_config_path` names,
+    else the embedded default. `${VAR}` is read from `environ`, by default the environment and
+    then `./.env` (the file Settings reads), so a secret kept in .env can be used in the YAML.
+
+    A path that was asked for but does not exist is an error, never a fallback. Raises ConfigErrors
+    with every problem found, sorted by file and line.
+    """
+    path = path if path is not None else resolve_config_path(settings)
+    embedded = path is None
+    source = embedded_config_path() if path is None else path
+    errors: list[ConfigError] = []
+    variables = interpolation_environ() if environ is None else environ
+    root = load_yaml(source, environ=variables, errors=errors)
+    config = build_config(
+        root,
+        errors,
+        source=source,
+        embedded=embedded,
+        default_interval=settings.default_interval,
+    )
+    if errors:
+        raise ConfigErrors(sorted(errors, key=lambda e: (e.path or "", e.line or 0)))
+    return config
+
+
+def interpolation_environ(dotenv: Path = Path(DOTENV_NAME)) -> Mapping[str, str]:
+    """The variables `${VAR}` can name: the environment, then the `dotenv` file if there is one."""
+    if not dotenv.is_file():
+        return os.environ
+    values = {name: value for name, value in dotenv_values(dotenv).items() if value is not None}
+    return ChainMap(os.environ, values)

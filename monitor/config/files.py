@@ -1,0 +1,310 @@
+"""YAML files read into `Located` trees: every value knows its file, line and field path.
+
+Built on PyYAML's composed nodes (SafeLoader), so that duplicate keys are caught (YAML keeps the
+last one silently) and `${VAR}` / `${VAR:-default}` is expanded in scalars after parsing: a
+variable's value can never change the document's structure, nor appear in an error message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from monitor.errors import ConfigError, ConfigErrors
+
+Scalar = str | int | float | bool | date | bytes | None
+
+# `$${` is a literal `${`; `${NAME}` and `${NAME:-default}` are references; a lone `${` is an error.
+_REFERENCE = re.compile(r"\$\$\{|\$\{(?P<body>[^}]*)\}|\$\{")
+_BODY = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>.*))?", re.DOTALL)
+_REFERENCE_HINT = "use ${VAR} or ${VAR:-default}, and $${ for a literal ${"
+_MERGE_KEY = "<<"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Located:
+    """A YAML value with where it came from. Mappings hold `dict[str, Located]`, lists a tuple.
+
+    `field` is the path used in messages (`feeds[2].interval`); `template` is the text as
+    written when `${...}` was expanded (the value is then always a string); `unresolved` marks a
+    value whose expansion failed (and was reported).
+    """
+
+    value: Scalar | Mapping[str, Located] | tuple[Located, ...]
+    source: str
+    line: int
+    field: str = ""
+    key_lines: Mapping[str, int] = dataclasses.field(default_factory=dict)
+    template: str | None = None
+    unresolved: bool = False
+
+    @property
+    def mapping(self) -> Mapping[str, Located] | None:
+        return self.value if isinstance(self.value, Mapping) else None
+
+    @property
+    def sequence(self) -> tuple[Located, ...] | None:
+        return self.value if isinstance(self.value, tuple) else None
+
+    @property
+    def kind(self) -> str:
+        """What the value is, for messages: `a mapping`, `a list`, `a string`, ..."""
+        return _kind(self.value)
+
+    def at(self, *path: str | int) -> Located:
+        """The node at `path` (keys and list indexes). Raises KeyError or IndexError."""
+        node = self
+        for step in path:
+            if isinstance(step, int) and node.sequence is not None:
+                node = node.sequence[step]
+            elif isinstance(step, str) and node.mapping is not None:
+                node = node.mapping[step]
+            else:
+                raise KeyError(f"{node.field or '<root>'} has no {step!r}")
+        return node
+
+    def line_of(self, *path: str | int) -> int:
+        """The line (1-based) where the value at `path` starts."""
+        return self.at(*path).line
+
+    def error(self, message: str, *, key: str | None = None) -> ConfigError:
+        """A ConfigError located at this value, or at one of its keys (`field` stays this one)."""
+        line = self.key_lines.get(key, self.line) if key is not None else self.line
+        return ConfigError(message, path=self.source, line=line, field=self.field or None)
+
+    def shown(self) -> str:
+        """The value quoted for a message; an expanded `${VAR}` shows as written, not its value."""
+        if self.template is not None:
+            return f'"{self.template}" (from the environment)'
+        if isinstance(self.value, str):
+            return f'"{self.value}"'
+        return self.kind if self.value is None else str(self.value)
+
+    def plain(self) -> Any:
+        """The value as ordinary Python data (dicts, lists, scalars), without locations."""
+        if self.mapping is not None:
+            return {key: child.plain() for key, child in self.mapping.items()}
+        if self.sequence is not None:
+            return [child.plain() for child in self.sequence]
+        return self.value
+
+
+def _kind(value: object) -> str:
+    kinds: list[tuple[type | tuple[type, ...], str]] = [
+        (Mapping, "a mapping"),
+        (tuple, "a list"),
+        (str, "a string"),
+        (bool, "a boolean"),
+        ((int, float), "a number"),
+        (date, "a date"),
+        (bytes, "binary data"),
+    ]
+    if value is None:
+        return "nothing (null)"
+    return next((name for cls, name in kinds if isinstance(value, cls)), type(value).__name__)
+
+
+def load_yaml(
+    path: Path,
+    *,
+    environ: Mapping[str, str] | None = None,
+    errors: list[ConfigError] | None = None,
+    source: str | None = None,
+) -> Located:
+    """Read and parse the YAML file at `path` (see `parse_yaml`); `source` names it in messages.
+
+    Raises ConfigErrors when the file cannot be read.
+    """
+    name = str(path) if source is None else source
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigErrors([ConfigError("file not found", path=name)]) from None
+    except IsADirectoryError:
+        raise ConfigErrors([ConfigError("is a folder, not a file", path=name)]) from None
+    except UnicodeDecodeError as exc:
+        message = f"is not UTF-8 text (byte {exc.start})"
+        raise ConfigErrors([ConfigError(message, path=name)]) from None
+    except OSError as exc:
+        message = f"cannot be read: {exc.strerror or exc}"
+        raise ConfigErrors([ConfigError(message, path=name)]) from None
+    return parse_yaml(text, name, environ=environ, errors=errors)
+
+
+def parse_yaml(
+    text: str,
+    source: str,
+    *,
+    environ: Mapping[str, str] | None = None,
+    errors: list[ConfigError] | None = None,
+) -> Located:
+    """Parse one YAML document into a `Located` tree, expanding `${VAR}` from `environ`
+    (default `os.environ`).
+
+    Duplicate keys and bad or missing variables are appended to `errors` when it is given
+    (the tree is still returned, best effort); otherwise they are raised together as ConfigErrors.
+    A syntax error always raises.
+    """
+    loader = yaml.SafeLoader(text)
+    found: list[ConfigError] = []
+    try:
+        root = loader.get_single_node()
+        builder = _Builder(loader, source, os.environ if environ is None else environ, found)
+        tree = Located(None, source, 1) if root is None else builder.build(root, "", frozenset())
+    except yaml.YAMLError as exc:
+        raise ConfigErrors([_syntax_error(exc, source, text)]) from None
+    finally:
+        loader.dispose()
+    if errors is not None:
+        errors.extend(found)
+    elif found:
+        raise ConfigErrors(sorted(found, key=lambda e: e.line or 0))
+    return tree
+
+
+def _syntax_error(exc: yaml.YAMLError, source: str, text: str) -> ConfigError:
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return ConfigError(f"invalid YAML: {exc}", path=source)
+    mark = exc.problem_mark or exc.context_mark
+    line = mark.line + 1 if mark else None
+    message = f"invalid YAML: {exc.problem or exc.context}"
+    if exc.context and exc.problem and exc.context_mark is not None:
+        message += f" ({exc.context} on line {exc.context_mark.line + 1})"
+    if "\\t" in message:
+        message += "; indent with spaces, not tabs"
+    elif "'{'" in message and "${" in _line_text(text, line):
+        # In [a, b] and {k: v}, `{` is syntax: `[${TAG}]` must be written `["${TAG}"]`.
+        message += '; inside [...] or {...}, quote a value that uses ${VAR}: "${VAR}"'
+    return ConfigError(message, path=source, line=line)
+
+
+def _line_text(text: str, line: int | None) -> str:
+    lines = text.splitlines()
+    return lines[line - 1] if line is not None and 0 < line <= len(lines) else ""
+
+
+@dataclass(slots=True)
+class _Builder:
+    """Walks composed nodes into `Located`, reporting duplicates and bad `${...}` references."""
+
+    loader: yaml.SafeLoader
+    source: str
+    environ: Mapping[str, str]
+    errors: list[ConfigError]
+
+    def build(self, node: yaml.Node, field: str, parents: frozenset[int]) -> Located:
+        line = node.start_mark.line + 1
+        if id(node) in parents:
+            self._report("an alias refers to itself (recursive YAML)", line, field)
+            return Located(None, self.source, line, field, unresolved=True)
+        parents = parents | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, field, parents)
+        if isinstance(node, yaml.SequenceNode):
+            items = tuple(
+                self.build(item, f"{field}[{i}]", parents) for i, item in enumerate(node.value)
+            )
+            return Located(items, self.source, line, field)
+        assert isinstance(node, yaml.ScalarNode)
+        return self._scalar(node, field)
+
+    def _mapping(self, node: yaml.MappingNode, field: str, parents: frozenset[int]) -> Located:
+        values: dict[str, Located] = {}
+        key_lines: dict[str, int] = {}
+        merged: dict[str, Located] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                self._report("a key must be a plain string, not a list or mapping", key_line, field)
+                continue
+            key = str(key_node.value)
+            child = f"{field}.{key}" if field else key
+            if key == _MERGE_KEY and key_node.tag == "tag:yaml.org,2002:merge":
+                merged.update(self._merge(value_node, field, parents))
+                continue
+            if key in key_lines:
+                first = key_lines[key]
+                self._report(f'duplicate key "{key}" (first on line {first})', key_line, field)
+            key_lines[key] = key_line
+            values[key] = self.build(value_node, child, parents)
+        # `<<: *defaults` fills only the keys the mapping does not set itself.
+        for key, value in merged.items():
+            if key not in values:
+                values[key] = value
+                key_lines[key] = value.line
+        return Located(values, self.source, node.start_mark.line + 1, field, key_lines)
+
+    def _merge(
+        self, node: yaml.Node, field: str, parents: frozenset[int]
+    ) -> Iterator[tuple[str, Located]]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for anchor in reversed(sources):  # earlier ones win, as in YAML's merge key spec
+            built = self.build(anchor, field, parents)
+            if built.mapping is None:
+                self._report("<< must name a mapping (or a list of them)", built.line, field)
+                continue
+            yield from built.mapping.items()
+
+    def _scalar(self, node: yaml.ScalarNode, field: str) -> Located:
+        line = node.start_mark.line + 1
+        try:
+            value = self.loader.construct_object(node)
+        except (yaml.YAMLError, ValueError) as exc:
+            problem = getattr(exc, "problem", None) or str(exc)
+            self._report(f"invalid value: {problem}", line, field)
+            return Located(None, self.source, line, field, unresolved=True)
+        if not isinstance(value, str) or "${" not in value:
+            return Located(value, self.source, line, field)
+        expanded, referenced = self._expand(value, line, field)
+        if expanded is None:
+            return Located(None, self.source, line, field, template=value, unresolved=True)
+        if not referenced:  # only `$${` escapes
+            return Located(expanded, self.source, line, field)
+        # Always a string, even unquoted: a value cannot turn `title: ${T}` into a boolean.
+        return Located(expanded, self.source, line, field, template=value)
+
+    def _expand(self, text: str, line: int, field: str) -> tuple[str | None, bool]:
+        """`text` with every reference replaced (None after reporting a bad or missing one),
+        and whether it held a `${VAR}` reference rather than only `$${` escapes."""
+        parts: list[str] = []
+        ok, referenced = True, False
+        position = 0
+        for match in _REFERENCE.finditer(text):
+            parts.append(text[position : match.start()])
+            position = match.end()
+            referenced = referenced or match.group(0) != "$${"
+            replacement = self._replacement(match, line, field)
+            ok = ok and replacement is not None
+            parts.append(replacement or "")
+        parts.append(text[position:])
+        return ("".join(parts) if ok else None), referenced
+
+    def _replacement(self, match: re.Match[str], line: int, field: str) -> str | None:
+        if match.group(0) == "$${":
+            return "${"
+        body = match.group("body")
+        parsed = _BODY.fullmatch(body) if body is not None else None
+        if parsed is None:
+            self._report(f'bad reference "{match.group(0)}": {_REFERENCE_HINT}', line, field)
+            return None
+        name, default = parsed.group("name"), parsed.group("default")
+        value = self.environ.get(name)
+        if value:
+            return value
+        if default is not None:
+            return default
+        if value is None:
+            self._report(f"environment variable {name} is not set", line, field)
+            return None
+        return value
+
+    def _report(self, message: str, line: int, field: str) -> None:
+        self.errors.append(ConfigError(message, path=self.source, line=line, field=field or None))

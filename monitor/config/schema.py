@@ -1,0 +1,495 @@
+"""The frozen configuration models and their validation from a `Located` monitor.yaml tree.
+
+`build_config` checks everything it can and appends every problem (with file, line and field) to
+the list it is given, so that one run of `monitor check` shows them all.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Literal, TypeVar, cast, get_args
+from urllib.parse import urlsplit
+
+from monitor.config.defaults import resolve_rule_path
+from monitor.config.files import Located
+from monitor.config.settings import DEFAULT_INTERVAL, DURATION_HINT, parse_duration
+from monitor.errors import ConfigError
+from monitor.redact import REDACTED, redact_url
+
+NotifierType = Literal["console", "file", "email", "webhook"]
+NOTIFIER_TYPES: tuple[str, ...] = get_args(NotifierType)
+DELIVERY_MODES = ("immediate", "digest")
+ID_MAX = 64
+_ID = re.compile(r"[a-z0-9_-]+")
+_ID_RULE = f'use lower-case letters, digits, "-" and "_" (at most {ID_MAX} characters)'
+_RULE_SUFFIXES = (".yaml", ".yml")
+_INTEGER = re.compile(r"\s*-?[0-9]+\s*", re.ASCII)
+
+TOP_KEYS = ("feeds", "rules", "notifiers", "ops_notify")
+FEED_KEYS = ("id", "url", "interval", "tags", "backfill", "title")
+# Keys every notifier has; the rest are its type's options, checked by the delivery stage.
+NOTIFIER_KEYS = ("id", "type")
+_REQUIRED_OPTIONS = {"webhook": ("url",), "email": ("to",), "file": ("path",)}
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` is not a valid feed or notifier id, or None."""
+    if not _ID.fullmatch(value) or len(value) > ID_MAX:
+        return f"is not a valid id: {_ID_RULE}"
+    return None
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an absolute http(s) URL with a host, or None."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "is not a URL: expected http://host/... or https://host/..."
+    if any(ch.isspace() for ch in value):
+        return "is not a URL: it contains whitespace (encode spaces as %20)"
+    if not parts.scheme:
+        return "is not a URL: it needs http:// or https:// in front"
+    if parts.scheme.lower() not in ("http", "https"):
+        return f'uses "{parts.scheme}": only http and https URLs are supported'
+    if not parts.hostname:
+        return "has no host: expected http://host/... or https://host/..."
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedConfig:
+    """One `feeds:` entry. Constructing it checks the same rules as monitor.yaml (ValueError)."""
+
+    id: str
+    url: str  # as given
+    interval: timedelta = DEFAULT_INTERVAL
+    tags: tuple[str, ...] = ()
+    backfill: int = 0  # on the first poll, alert on the newest N items
+    title: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tags", tuple(self.tags))
+        problems = [
+            f"id {self.id!r} {p}" if (p := id_problem(self.id)) else None,
+            f"url {redact_url(self.url)!r} {p}" if (p := url_problem(self.url)) else None,
+            "interval must be at least 1s" if self.interval < timedelta(seconds=1) else None,
+            "backfill must be 0 or more" if self.backfill < 0 else None,
+        ]
+        if found := [p for p in problems if p]:
+            raise ValueError(f"feed {self.id!r}: " + "; ".join(found))
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierConfig:
+    """One `notifiers:` entry: its id, its type and every other key as given (read-only)."""
+
+    id: str
+    type: NotifierType
+    options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def __post_init__(self) -> None:
+        if problem := id_problem(self.id):
+            raise ValueError(f"notifier id {self.id!r} {problem}")
+        if self.type not in NOTIFIER_TYPES:
+            raise ValueError(f"notifier {self.id!r}: unknown type {self.type!r}")
+        if not isinstance(self.options, MappingProxyType):
+            object.__setattr__(self, "options", freeze(self.options))
+
+    @property
+    def mode(self) -> str:
+        """`immediate` (the default) or `digest`."""
+        return str(self.options.get("mode") or "immediate")
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorConfig:
+    """A validated monitor.yaml. `rule_files` are the files `rule_paths` expand to, in order."""
+
+    source: Path | None = None  # the file it came from; None when not file based
+    embedded: bool = False  # True for the built-in default
+    feeds: tuple[FeedConfig, ...] = ()
+    rule_paths: tuple[Path, ...] = ()
+    rule_files: tuple[Path, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    ops_notify: tuple[str, ...] = ()
+    _feeds: Mapping[str, FeedConfig] = field(init=False, repr=False, compare=False, hash=False)
+    _notifiers: Mapping[str, NotifierConfig] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("feeds", "rule_paths", "rule_files", "notifiers", "ops_notify"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "_feeds", MappingProxyType({f.id: f for f in self.feeds}))
+        notifiers = MappingProxyType({n.id: n for n in self.notifiers})
+        object.__setattr__(self, "_notifiers", notifiers)
+        if len(self._feeds) != len(self.feeds) or len(notifiers) != len(self.notifiers):
+            raise ValueError("feed ids and notifier ids must be unique")
+
+    def feed(self, feed_id: str) -> FeedConfig:
+        """The feed with this id. Raises KeyError."""
+        try:
+            return self._feeds[feed_id]
+        except KeyError:
+            raise KeyError(f"no feed {feed_id!r} in the configuration") from None
+
+    def notifier(self, notifier_id: str) -> NotifierConfig:
+        """The notifier with this id. Raises KeyError."""
+        try:
+            return self._notifiers[notifier_id]
+        except KeyError:
+            raise KeyError(f"no notifier {notifier_id!r} in the configuration") from None
+
+
+_Entry = TypeVar("_Entry", FeedConfig, NotifierConfig)
+
+
+def freeze(value: Any) -> Any:
+    """`value` made read-only, deeply: dicts become mapping proxies and lists tuples."""
+    if isinstance(value, Mapping):
+        return MappingProxyType({key: freeze(item) for key, item in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def build_config(
+    root: Located,
+    errors: list[ConfigError],
+    *,
+    source: Path | None,
+    embedded: bool = False,
+    default_interval: timedelta = DEFAULT_INTERVAL,
+) -> MonitorConfig:
+    """Validate a parsed monitor.yaml. Every problem is appended to `errors`; the returned
+    config is only meaningful when none was."""
+    check = _Checker(errors)
+    top = check.mapping(root, TOP_KEYS, required=("feeds",), what="the top level")
+    if top is None:
+        return MonitorConfig(source=source, embedded=embedded)
+    base_dir = source.resolve().parent if source is not None else Path.cwd()
+    feeds = check.feeds(check.items(top.get("feeds")), default_interval)
+    rule_paths = check.rule_paths(top.get("rules"), base_dir, embedded=embedded)
+    notifier_items = check.items(top.get("notifiers"))
+    notifiers = check.notifiers(notifier_items)
+    ops_notify = check.ops_notify(
+        top.get("ops_notify"), [str(node.value) for node in _id_nodes(notifier_items)]
+    )
+    return MonitorConfig(
+        source=source,
+        embedded=embedded,
+        feeds=feeds,
+        rule_paths=tuple(path for path, _ in rule_paths),
+        rule_files=tuple(dict.fromkeys(f for _, files in rule_paths for f in files)),
+        notifiers=notifiers,
+        ops_notify=ops_notify,
+    )
+
+
+def _suggestion(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def _one_of(words: Sequence[str], last: str = "or") -> str:
+    """`a, b or c`."""
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def _shown_url(node: Located) -> str:
+    if node.template is None and isinstance(node.value, str):
+        redacted = redact_url(node.value)
+        # A URL too broken to parse cannot be redacted, so it is not shown.
+        return "this value" if redacted == REDACTED else f'"{redacted}"'
+    return node.shown()
+
+
+@dataclass(slots=True)
+class _Checker:
+    """Reads values out of `Located` nodes. A getter given None (the key is absent) or an
+    unresolved `${VAR}` returns None without a message: that was reported already."""
+
+    errors: list[ConfigError]
+
+    def report(self, node: Located, message: str, *, key: str | None = None) -> None:
+        self.errors.append(node.error(message, key=key))
+
+    def mapping(
+        self,
+        node: Located,
+        allowed: Sequence[str] | None,
+        *,
+        required: Sequence[str] = (),
+        what: str = "",
+    ) -> Mapping[str, Located] | None:
+        """The mapping at `node`, after reporting unknown and missing keys."""
+        if node.unresolved:
+            return None
+        if node.mapping is None:
+            self._not_a_mapping(node, allowed, what)
+            return None
+        for key in node.mapping:
+            if allowed is not None and key not in allowed:
+                hint = _suggestion(key, allowed) or f": expected {_one_of(allowed)}"
+                self.report(node, f'unknown key "{key}"{hint}', key=key)
+        for key in required:
+            if key not in node.mapping:
+                self.report(node, f'missing required key "{key}"')
+        return node.mapping
+
+    def _not_a_mapping(self, node: Located, allowed: Sequence[str] | None, what: str) -> None:
+        if not node.field and node.value is None:
+            self.report(node, 'the file is empty: it needs at least a "feeds:" list')
+            return
+        keys = f" with keys {_one_of(allowed, 'and')}" if allowed else ""
+        where = f"{what} must be" if what else "expected"
+        self.report(node, f"{where} a mapping{keys}, not {node.kind}")
+
+    def items(self, node: Located | None) -> tuple[Located, ...]:
+        """The list at `node`; absent, null (`key:` with nothing after) and unresolved are ()."""
+        if node is None or node.value is None:
+            return ()
+        if node.sequence is None:
+            hint = f" (write [{node.value}])" if isinstance(node.value, str) else ""
+            self.report(node, f"expected a list, not {node.kind}{hint}")
+            return ()
+        return node.sequence
+
+    def string(self, node: Located | None) -> str | None:
+        """A non-empty string, else None (reported)."""
+        if node is None or node.unresolved:
+            return None
+        if not isinstance(node.value, str):
+            scalar = isinstance(node.value, int | float | date)
+            hint = " (put it in quotes to make it a string)" if scalar else ""
+            self.report(node, f"expected a string, not {node.kind}{hint}")
+            return None
+        if not node.value.strip():
+            self.report(node, "must not be empty")
+            return None
+        return node.value
+
+    def identifier(self, node: Located | None) -> str | None:
+        value = self.string(node)
+        if value is not None and node is not None and (problem := id_problem(value)):
+            self.report(node, f"{node.shown()} {problem}")
+            return None
+        return value
+
+    def url(self, node: Located | None) -> str | None:
+        value = self.string(node)
+        if value is not None and node is not None and (problem := url_problem(value)):
+            self.report(node, f"{_shown_url(node)} {problem}")
+            return None
+        return value
+
+    def choice(self, node: Located | None, choices: Sequence[str], what: str) -> str | None:
+        value = self.string(node)
+        if value is not None and node is not None and value not in choices:
+            hint = _suggestion(value, choices) or f": use {_one_of(choices)}"
+            self.report(node, f"{node.shown()} is not a {what}{hint}")
+            return None
+        return value
+
+    def duration(self, node: Located, default: timedelta) -> timedelta | None:
+        """A duration string (`10m`) or a whole number of seconds; null means `default`."""
+        value = node.value
+        if node.unresolved:
+            return None
+        if value is None:
+            return default
+        try:
+            if isinstance(value, str):
+                return parse_duration(value)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return parse_duration(str(value))
+        except ValueError as exc:
+            # An expanded ${VAR} is named, not repeated: parse_duration's message holds the value.
+            shown = f"{node.shown()} is not a duration: {DURATION_HINT}"
+            self.report(node, shown if node.template is not None else str(exc))
+            return None
+        self.report(node, f"{node.shown()} is not a duration: {DURATION_HINT}")
+        return None
+
+    def count(self, node: Located) -> int | None:
+        """A whole number, 0 or more (a `${VAR}` gives its digits as a string)."""
+        value = node.value
+        if node.unresolved:
+            return None
+        if node.template is not None and isinstance(value, str) and _INTEGER.fullmatch(value):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.report(node, f"expected a whole number, not {node.shown()}")
+            return None
+        if value < 0:
+            self.report(node, f"must be 0 or more, not {node.shown()}")
+            return None
+        return value
+
+    def strings(self, node: Located | None) -> tuple[str, ...] | None:
+        """A list of non-empty strings, duplicates dropped; None if any entry is bad."""
+        values = [self.string(item) for item in self.items(node)]
+        if any(value is None for value in values):
+            return None
+        return tuple(dict.fromkeys(cast(list[str], values)))
+
+    def feeds(
+        self, items: Sequence[Located], default_interval: timedelta
+    ) -> tuple[FeedConfig, ...]:
+        self.unique_ids(items, "feed")
+        feeds = (self.feed(item, default_interval) for item in items)
+        return _first_by_id(feed for feed in feeds if feed is not None)
+
+    def unique_ids(self, items: Sequence[Located], what: str) -> None:
+        """Reports every id used a second time, even by an entry that is invalid otherwise."""
+        first: dict[str, Located] = {}
+        for node in _id_nodes(items):
+            assert isinstance(node.value, str)
+            if node.value not in first:
+                first[node.value] = node
+                continue
+            origin = first[node.value].field.rsplit(".", 1)[0]
+            line = first[node.value].line
+            message = f'duplicate {what} id "{node.value}" (first used by {origin} on line {line})'
+            self.report(node, message)
+
+    def feed(self, node: Located, default_interval: timedelta) -> FeedConfig | None:
+        fields = self.mapping(node, FEED_KEYS, required=("id", "url"))
+        if fields is None:
+            return None
+        interval_node, backfill_node = fields.get("interval"), fields.get("backfill")
+        title_node = fields.get("title")
+        feed_id = self.identifier(fields.get("id"))
+        url = self.url(fields.get("url"))
+        interval = (
+            default_interval
+            if interval_node is None
+            else self.duration(interval_node, default_interval)
+        )
+        tags = self.strings(fields.get("tags"))
+        backfill = 0 if backfill_node is None else self.count(backfill_node)
+        title = self.string(title_node) if _given(title_node) else None
+        if feed_id is None or url is None or interval is None or tags is None or backfill is None:
+            return None
+        if _given(title_node) and title is None:
+            return None
+        return FeedConfig(feed_id, url, interval, tags, backfill, title)
+
+    def rule_paths(
+        self, node: Located | None, base_dir: Path, *, embedded: bool
+    ) -> list[tuple[Path, list[Path]]]:
+        """Each `rules:` entry resolved, with the rule files it stands for."""
+        found: list[tuple[Path, list[Path]]] = []
+        for item in self.items(node):
+            entry = self.string(item)
+            if entry is None:
+                continue
+            path = resolve_rule_path(entry, base_dir, embedded=embedded)
+            files = self._rule_files(item, path)
+            if files is not None:
+                found.append((path, files))
+        return found
+
+    def _rule_files(self, node: Located, path: Path) -> list[Path] | None:
+        if path.is_file():
+            return [path]
+        if not path.is_dir():
+            self.report(node, f"{node.shown()} does not exist (looked for {path})")
+            return None
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in _RULE_SUFFIXES
+            and p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
+        if not files:
+            self.report(node, f"the folder {node.shown()} holds no *.yaml or *.yml file ({path})")
+            return None
+        return files
+
+    def notifiers(self, items: Sequence[Located]) -> tuple[NotifierConfig, ...]:
+        self.unique_ids(items, "notifier")
+        notifiers = (self.notifier(item) for item in items)
+        return _first_by_id(notifier for notifier in notifiers if notifier is not None)
+
+    def notifier(self, node: Located) -> NotifierConfig | None:
+        fields = self.mapping(node, None, required=NOTIFIER_KEYS)
+        if fields is None:
+            return None
+        notifier_id = self.identifier(fields.get("id"))
+        kind = self.choice(fields.get("type"), NOTIFIER_TYPES, "notifier type")
+        if kind is None:
+            return None
+        options = {k: v for k, v in fields.items() if k not in NOTIFIER_KEYS}
+        if not self._options(node, kind, options) or notifier_id is None:
+            return None
+        plain = {key: value.plain() for key, value in options.items()}
+        return NotifierConfig(notifier_id, cast(NotifierType, kind), freeze(plain))
+
+    def _options(self, node: Located, kind: str, options: Mapping[str, Located]) -> bool:
+        """Checks the few options this stage knows; the delivery stage checks the rest."""
+        before = len(self.errors)
+        for key in _REQUIRED_OPTIONS.get(kind, ()):
+            if key not in options:
+                self.report(node, f'missing required key "{key}" for a {kind} notifier')
+        if kind == "webhook" and "url" in options:
+            self.url(options["url"])
+        if kind == "file" and "path" in options:
+            self.string(options["path"])
+        if kind == "email" and "to" in options:
+            self._addresses(options["to"])
+        if "mode" in options:
+            self.choice(options["mode"], DELIVERY_MODES, "delivery mode")
+        return len(self.errors) == before and not any(v.unresolved for v in options.values())
+
+    def _addresses(self, node: Located) -> None:
+        addresses = self.items(node)
+        if not addresses and (node.value is None or node.sequence is not None):
+            self.report(node, "needs at least one email address")
+        for item in addresses:
+            address = self.string(item)
+            if address is not None and "@" not in address:
+                self.report(item, f"{item.shown()} is not an email address")
+
+    def ops_notify(self, node: Located | None, known: Sequence[str]) -> tuple[str, ...]:
+        names: list[str] = []
+        for item in self.items(node):
+            name = self.string(item)
+            if name is None:
+                continue
+            if name not in known:
+                hint = _suggestion(name, known) or (
+                    f": use {_one_of(known)}" if known else ": no notifiers are defined"
+                )
+                self.report(item, f'unknown notifier "{name}"{hint}')
+                continue
+            names.append(name)
+        return tuple(dict.fromkeys(names))
+
+
+def _first_by_id(entries: Iterable[_Entry]) -> tuple[_Entry, ...]:
+    """`entries` without the later ones that reuse an id (reported by `unique_ids`)."""
+    unique: dict[str, _Entry] = {}
+    for entry in entries:
+        unique.setdefault(entry.id, entry)
+    return tuple(unique.values())
+
+
+def _id_nodes(items: Iterable[Located]) -> list[Located]:
+    """The `id` values the entries claim, valid or not, so that one typo is not reported twice."""
+    ids = (item.mapping.get("id") if item.mapping is not None else None for item in items)
+    return [node for node in ids if node is not None and isinstance(node.value, str)]
+
+
+def _given(node: Located | None) -> bool:
+    return node is not None and (node.value is not None or node.unresolved)
