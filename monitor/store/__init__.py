@@ -1,0 +1,10 @@
+"""The store: feeds, their polling state and the articles seen, in SQLite or PostgreSQL.
+
+`open_store(url)` connects, applies the migrations and returns the `Store`.
+"""
+
+from monitor.store.articles import RecordResult
+from monitor.store.engine import Store, open_store
+from monitor.store.feeds import FeedConfigLike, SyncReport
+
+__all__ = ["FeedConfigLike", "RecordResult", "Store", "SyncReport", "open_store"]

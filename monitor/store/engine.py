@@ -1,0 +1,355 @@
+"""The `Store`: one async engine, its transactions, its migrations, its errors.
+
+SQLite (aiosqlite, WAL) and PostgreSQL (asyncpg) run the same statements. SQLite has one writer:
+writes are serialised in-process by a lock and start with BEGIN IMMEDIATE, so that a transaction
+never has to upgrade a read lock (which fails with "database is locked" instead of waiting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import sqlite3
+import traceback
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from monitor.errors import StoreError
+from monitor.models import Article, Feed, FeedStateUpdate, FeedSummary
+from monitor.redact import REDACTED, redact_url
+from monitor.store import articles as article_rows
+from monitor.store import feeds as feed_rows
+from monitor.store.articles import RecordResult
+from monitor.store.feeds import FeedConfigLike, SyncReport
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# Plain URLs name the sync drivers; the store needs the async ones.
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+_SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",  # first: the others may have to wait for a lock
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA foreign_keys=ON",
+)
+_SQLITE_MINIMUM = (3, 35)  # UPDATE ... FROM (3.33) and RETURNING (3.35)
+_BEGIN_IMMEDIATE = "monitor_begin_immediate"  # our execution option, read by _on_sqlite_begin
+_POSTGRES_CONNECT_TIMEOUT = 10.0
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    SQLAlchemyError,
+    CommandError,
+    OSError,  # the drivers' connection errors, not always wrapped by SQLAlchemy
+    ImportError,  # a URL naming a driver that is not installed
+)
+_MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
+
+
+async def open_store(database_url: str) -> Store:
+    """Connect to `database_url`, bring its schema to the latest migration, return the Store.
+
+    Raises `StoreError` (with the password redacted) when the URL is bad or the database is
+    unreachable or refuses the migration.
+    """
+    url = async_database_url(database_url)
+    message = f"cannot open database {_safe_url(url)}"
+    # Exception: whatever a driver raises for a URL it cannot use (OverflowError for a bad port).
+    with _translate_errors(message, url.password, Exception):
+        engine = _create_engine(url)
+        await _make_parent_directory(url)
+    store = Store(engine, url)
+    try:
+        with _translate_errors(message, url.password, Exception):
+            await store.migrate()
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
+    """The Alembic configuration of the store's migrations, built in code (no alembic.ini).
+
+    To add a migration after changing `schema.py`, autogenerate it from a database at head,
+    then review it and run `ruff format` / `ruff check --fix` on it:
+        command.revision(alembic_config(url="sqlite:///dev.db"), "add alerts",
+                         autogenerate=True, rev_id="0002")
+    """
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def async_database_url(database_url: str) -> URL:
+    """`database_url` parsed, with a plain `postgresql://` or `sqlite://` given its async driver."""
+    try:
+        url = make_url(database_url)
+    except (ArgumentError, ValueError):
+        # The message would quote the URL, password included.
+        raise StoreError(f"invalid database URL {_redact_unparsed(database_url)}") from None
+    driver = _ASYNC_DRIVERS.get(url.drivername)
+    return url.set(drivername=driver) if driver else url
+
+
+def _redact_unparsed(database_url: str) -> str:
+    # Not a URL urlsplit reads right either: mask anything between ":" and "@" as well.
+    return re.sub(r":[^:@/]*@", f":{REDACTED}@", redact_url(database_url))
+
+
+def _safe_url(url: URL) -> str:
+    rendered = url.render_as_string(hide_password=True)
+    # Query values may hold secrets too; a SQLite path is not a URL redact_url can round-trip.
+    return rendered if url.get_backend_name() == "sqlite" else redact_url(rendered)
+
+
+def _create_engine(url: URL) -> AsyncEngine:
+    if url.get_backend_name() == "sqlite" and sqlite3.sqlite_version_info < _SQLITE_MINIMUM:
+        raise StoreError(
+            f"SQLite {sqlite3.sqlite_version} is too old: the store needs "
+            f"{'.'.join(map(str, _SQLITE_MINIMUM))} or later (UPDATE ... RETURNING)"
+        )
+    connect_args: dict[str, Any] = {}
+    if url.drivername == "postgresql+asyncpg" and "timeout" not in url.query:
+        connect_args["timeout"] = _POSTGRES_CONNECT_TIMEOUT
+    # hide_parameters: bound values (article text, feed URLs with tokens) stay out of errors.
+    engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args)
+    if engine.dialect.name == "sqlite":
+        sa.event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
+        sa.event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own BEGIN handling skips SELECTs and DDL; we emit BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(_BEGIN_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _is_memory(url: URL) -> bool:
+    database = url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database
+
+
+async def _make_parent_directory(url: URL) -> None:
+    if url.get_backend_name() == "sqlite" and not _is_memory(url) and not url.query.get("uri"):
+        await asyncio.to_thread(_mkdir_parent, url.database or "")
+
+
+def _mkdir_parent(path: str) -> None:
+    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+@contextlib.contextmanager
+def _translate_errors(message: str, secret: str | None, *catch: type[Exception]) -> Iterator[None]:
+    """Turn database, driver and migration errors into `StoreError`, never showing `secret`."""
+    try:
+        yield
+    except StoreError:
+        raise
+    except (*_DATABASE_ERRORS, *catch) as exc:
+        if secret and secret in "".join(traceback.format_exception(exc)):
+            detail = f"{type(exc).__name__}: {exc}".replace(secret, REDACTED)
+            raise StoreError(f"{message}: {detail}") from None
+        raise StoreError(message) from exc
+
+
+def _upgrade_to_head(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+class Store:
+    """Everything the daemon keeps: feeds, their polling state and the articles seen.
+
+    Get one from `open_store`; close it with `close()` or `async with`. Every method is one
+    transaction. Times are passed in (`now=`), UTC-aware, and come back UTC-aware.
+    """
+
+    def __init__(self, engine: AsyncEngine, url: URL) -> None:
+        self._engine = engine
+        self._secret = url.password
+        self.safe_url = _safe_url(url)
+        self._closed = False
+        self._sqlite = engine.dialect.name == "sqlite"
+        lock = asyncio.Lock()
+        self._write_lock: contextlib.AbstractAsyncContextManager[Any] = (
+            lock if self._sqlite else contextlib.nullcontext()
+        )
+        # An in-memory SQLite database is one shared connection: reads must queue too.
+        self._read_lock: contextlib.AbstractAsyncContextManager[Any] = (
+            lock if self._sqlite and _is_memory(url) else contextlib.nullcontext()
+        )
+
+    @property
+    def engine(self) -> AsyncEngine:
+        """The SQLAlchemy engine (for the store's own modules and tests)."""
+        return self._engine
+
+    async def close(self) -> None:
+        """Close every connection. The store cannot be used afterwards."""
+        if not self._closed:
+            self._closed = True
+            await self._engine.dispose()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @contextlib.asynccontextmanager
+    async def _write(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any error."""
+        self._check_open()
+        with _translate_errors(operation, self._secret):
+            async with self._write_lock, self._engine.connect() as plain:
+                conn = plain
+                if self._sqlite:
+                    conn = await plain.execution_options(**{_BEGIN_IMMEDIATE: True})
+                async with conn.begin():
+                    yield conn
+
+    @contextlib.asynccontextmanager
+    async def _read(self, operation: str) -> AsyncIterator[AsyncConnection]:
+        self._check_open()
+        with _translate_errors(operation, self._secret):
+            async with self._read_lock, self._engine.connect() as conn:
+                yield conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    async def migrate(self) -> None:
+        """Apply the pending Alembic migrations (`open_store` does this)."""
+        async with self._write(f"cannot migrate database {self.safe_url}") as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
+                )
+            await conn.run_sync(_upgrade_to_head)
+
+    async def sync_feeds(self, feeds: Sequence[FeedConfigLike], *, now: datetime) -> SyncReport:
+        """Make the feed rows match the configuration, in one transaction.
+
+        New feeds are due now. A changed interval, tags, backfill or title is written. A changed
+        URL (compared with the URL last configured, not the polled one, which permanent
+        redirects move) forgets the validators and polls now, like a new feed. A feed missing
+        from the configuration is disabled (kept, with its articles, never claimed); it is
+        enabled again when it comes back.
+        """
+        async with self._write("syncing feeds failed") as conn:
+            return await feed_rows.sync_feeds(conn, feeds, now=now)
+
+    async def claim_due_feeds(
+        self, *, now: datetime, limit: int, lease: timedelta, owner: str
+    ) -> list[Feed]:
+        """Lease up to `limit` enabled feeds due at `now` to `owner` until `now + lease`.
+
+        A leased feed is not claimed again until its lease expires or is released; concurrent
+        claimers (coroutines, processes, replicas) never get the same feed.
+        """
+        if limit <= 0:
+            return []
+        async with self._write("claiming due feeds failed") as conn:
+            return await feed_rows.claim_due_feeds(
+                conn, now=now, limit=limit, lease=lease, owner=owner
+            )
+
+    async def next_due_at(self, *, now: datetime) -> datetime | None:
+        """The earliest time `claim_due_feeds` may return a feed; None with no enabled feed.
+
+        That is the earliest `next_poll_at` of the enabled feeds, where a feed under a live lease
+        counts from when its lease ends (if it has not been recorded by then, it is due again).
+        """
+        async with self._read("reading the next due time failed") as conn:
+            return await feed_rows.next_due_at(conn, now=now)
+
+    async def mark_all_due(self, *, now: datetime) -> int:
+        """Make every enabled feed due at `now` at the latest, whatever its interval or backoff
+        (`monitor once`). Feeds already overdue keep their time, so they still go first; leases
+        are kept. Returns how many feeds were brought forward."""
+        async with self._write("marking feeds due failed") as conn:
+            return await feed_rows.mark_all_due(conn, now=now)
+
+    async def release_claims(self, owner: str, feed_ids: Sequence[str] | None = None) -> int:
+        """End `owner`'s leases (all, or on `feed_ids`) so that the feeds are due again."""
+        async with self._write("releasing claims failed") as conn:
+            return await feed_rows.release_claims(conn, owner, feed_ids)
+
+    async def record_poll(
+        self,
+        feed_id: str,
+        update: FeedStateUpdate,
+        articles: Sequence[Article] = (),
+        *,
+        owner: str | None = None,
+    ) -> RecordResult:
+        """Store one poll's outcome in one transaction: the feed's state, its lease, its items.
+
+        The feed row gets `update` (`validators=None` keeps the stored ones; `error=None` is a
+        success and resets the error count) and its lease ends (with `owner`, only if `owner`
+        still holds it). Articles not stored yet for the feed are inserted and returned, in
+        input order; a stored one whose `content_hash` changed is updated and only counted.
+        """
+        async with self._write(f"recording the poll of feed {feed_id} failed") as conn:
+            if not await feed_rows.update_feed_state(conn, feed_id, update, owner=owner):
+                raise StoreError(f"no feed {feed_id} to record a poll for")
+            return await article_rows.record_articles(conn, feed_id, articles, now=update.polled_at)
+
+    async def get_feed(self, feed_id: str) -> Feed | None:
+        async with self._read("reading a feed failed") as conn:
+            return await feed_rows.get_feed(conn, feed_id)
+
+    async def list_feeds(self) -> list[FeedSummary]:
+        """Every feed (disabled ones too) with its article count, ordered by id."""
+        async with self._read("listing feeds failed") as conn:
+            return await feed_rows.list_feeds(conn)
+
+    async def articles_for_feed(self, feed_id: str, *, limit: int = 100) -> list[Article]:
+        """The feed's `limit` most recently first-seen articles, newest first."""
+        async with self._read("reading articles failed") as conn:
+            return await article_rows.articles_for_feed(conn, feed_id, limit=limit)
+
+    async def find_articles_by_url(self, url: str) -> list[Article]:
+        """The stored articles whose canonical URL is `url`, in every feed, oldest first."""
+        async with self._read("finding articles failed") as conn:
+            return await article_rows.find_articles_by_url(conn, url)
+
+    async def count_articles(self) -> int:
+        async with self._read("counting articles failed") as conn:
+            return await article_rows.count_articles(conn)

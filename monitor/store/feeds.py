@@ -1,0 +1,323 @@
+"""The `feeds` table: syncing it with the configuration, claiming due feeds, recording polls.
+
+Functions here take an open `AsyncConnection` inside a transaction; the `Store` owns the
+transactions, the SQLite write lock and the error translation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from monitor.models import Feed, FeedStateUpdate, FeedStatus, FeedSummary, Validators
+from monitor.store.schema import UtcDateTime, articles, chunks, feeds
+
+
+class FeedConfigLike(Protocol):
+    """A feed as the configuration declares it (`monitor.config`'s `FeedConfig` is one)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def interval(self) -> timedelta: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def backfill(self) -> int: ...
+    @property
+    def title(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    """The feed ids `sync_feeds` added, changed (or enabled again) and disabled."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    disabled: tuple[str, ...] = ()
+
+
+_SYNC_COLUMNS = (
+    feeds.c.id,
+    feeds.c.config_url,
+    feeds.c.interval_seconds,
+    feeds.c.tags,
+    feeds.c.backfill,
+    feeds.c.title,
+    feeds.c.enabled,
+    feeds.c.error_count,
+    feeds.c.last_success_at,
+)
+
+
+async def sync_feeds(
+    conn: AsyncConnection, configs: Sequence[FeedConfigLike], *, now: datetime
+) -> SyncReport:
+    """Make the feed rows match the configuration; see `Store.sync_feeds`."""
+    if len({c.id for c in configs}) != len(configs):
+        raise ValueError("duplicate feed ids in the configuration")
+    stored = {r.id: r._mapping for r in await conn.execute(sa.select(*_SYNC_COLUMNS))}
+    inserts: list[dict[str, Any]] = []
+    changes: list[tuple[str, dict[str, Any]]] = []
+    for config in configs:
+        row = stored.get(config.id)
+        if row is None:
+            inserts.append(_new_feed_values(config, now))
+        elif values := _changed_values(row, config, now):
+            changes.append((config.id, values))
+    wanted = {c.id for c in configs}
+    gone = sorted(i for i, row in stored.items() if row["enabled"] and i not in wanted)
+    if inserts:
+        await conn.execute(sa.insert(feeds), inserts)
+    for feed_id, values in changes:
+        await conn.execute(sa.update(feeds).where(feeds.c.id == feed_id).values(values))
+    await _disable(conn, gone, now)
+    return SyncReport(
+        added=tuple(v["id"] for v in inserts),
+        updated=tuple(i for i, _ in changes),
+        disabled=tuple(gone),
+    )
+
+
+def _new_feed_values(config: FeedConfigLike, now: datetime) -> dict[str, Any]:
+    return {
+        "id": config.id,
+        "url": config.url,
+        "config_url": config.url,
+        "interval_seconds": config.interval.total_seconds(),
+        "tags": list(config.tags),
+        "backfill": config.backfill,
+        "title": config.title,
+        "enabled": True,
+        "status": FeedStatus.NEW.value,
+        "error_count": 0,
+        "next_poll_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _changed_values(row: sa.RowMapping, config: FeedConfigLike, now: datetime) -> dict[str, Any]:
+    """The columns to write for a feed already stored; empty when nothing changed."""
+    values: dict[str, Any] = {}
+    if not row["enabled"]:
+        values.update(enabled=True, next_poll_at=now, status=_resumed_status(row).value)
+    if row["config_url"] != config.url:
+        # Another address is another document: forget what the old one told us, poll it now,
+        # and treat its first read like a new feed's (no alerts on its backlog).
+        values.update(
+            url=config.url,
+            config_url=config.url,
+            etag=None,
+            last_modified=None,
+            body_hash=None,
+            next_poll_at=now,
+            status=FeedStatus.NEW.value,
+            error_count=0,
+            last_error=None,
+            last_status_code=None,
+            last_success_at=None,
+        )
+    interval = config.interval.total_seconds()
+    if row["interval_seconds"] != interval:
+        values["interval_seconds"] = interval
+    if tuple(row["tags"]) != tuple(config.tags):
+        values["tags"] = list(config.tags)
+    if row["backfill"] != config.backfill:
+        values["backfill"] = config.backfill
+    # No title in the config means "the feed's own title", which polls fill in: keep it.
+    if config.title is not None and row["title"] != config.title:
+        values["title"] = config.title
+    if values:
+        values["updated_at"] = now
+    return values
+
+
+def _resumed_status(row: sa.RowMapping) -> FeedStatus:
+    if row["last_success_at"] is None:
+        return FeedStatus.NEW
+    return FeedStatus.ERROR if row["error_count"] else FeedStatus.OK
+
+
+async def _disable(conn: AsyncConnection, feed_ids: Sequence[str], now: datetime) -> None:
+    for chunk in chunks(feed_ids):
+        await conn.execute(
+            sa.update(feeds)
+            .where(feeds.c.id.in_(chunk))
+            .values(
+                enabled=False,
+                status=FeedStatus.DISABLED.value,
+                lease_owner=None,
+                lease_until=None,
+                updated_at=now,
+            )
+        )
+
+
+def _unleased(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now)
+
+
+async def claim_due_feeds(
+    conn: AsyncConnection, *, now: datetime, limit: int, lease: timedelta, owner: str
+) -> list[Feed]:
+    """Lease up to `limit` due feeds to `owner`, oldest due first, in one statement."""
+    # FOR UPDATE SKIP LOCKED lets concurrent claimers on PostgreSQL pass each other's rows by;
+    # SQLite drops the clause, and the caller's write lock serialises the claimers there.
+    due = (
+        sa.select(feeds.c.id)
+        .where(feeds.c.enabled == sa.true(), feeds.c.next_poll_at <= now, _unleased(now))
+        .order_by(feeds.c.next_poll_at, feeds.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    statement = (
+        sa.update(feeds)
+        .where(feeds.c.id == due.c.id)
+        .values(lease_owner=owner, lease_until=now + lease)
+        .returning(*feeds.c)
+    )
+    rows = (await conn.execute(statement)).all()
+    claimed = [feed_from_row(row._mapping) for row in rows]
+    # RETURNING order is unspecified.
+    return sorted(claimed, key=lambda f: (f.next_poll_at or now, f.id))
+
+
+async def next_due_at(conn: AsyncConnection, *, now: datetime) -> datetime | None:
+    """When `claim_due_feeds` can next return something; see `Store.next_due_at`."""
+    live_lease = sa.and_(feeds.c.lease_until.is_not(None), feeds.c.lease_until > now)
+    due_at = sa.case(
+        (sa.and_(live_lease, feeds.c.lease_until > feeds.c.next_poll_at), feeds.c.lease_until),
+        else_=feeds.c.next_poll_at,
+    )
+    statement = sa.select(sa.func.min(due_at, type_=UtcDateTime())).where(
+        feeds.c.enabled == sa.true()
+    )
+    result: datetime | None = await conn.scalar(statement)
+    return result
+
+
+async def mark_all_due(conn: AsyncConnection, *, now: datetime) -> int:
+    """Bring every enabled feed's `next_poll_at` forward to `now`; returns how many moved."""
+    statement = (
+        sa.update(feeds)
+        .where(feeds.c.enabled == sa.true(), feeds.c.next_poll_at > now)
+        .values(next_poll_at=now)
+    )
+    return (await conn.execute(statement)).rowcount
+
+
+async def release_claims(
+    conn: AsyncConnection, owner: str, feed_ids: Sequence[str] | None = None
+) -> int:
+    """Clear `owner`'s leases (on all its feeds, or on `feed_ids`); returns how many."""
+    statement = (
+        sa.update(feeds)
+        .where(feeds.c.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+    )
+    if feed_ids is None:
+        return (await conn.execute(statement)).rowcount
+    released = 0
+    for chunk in chunks(feed_ids):
+        released += (await conn.execute(statement.where(feeds.c.id.in_(chunk)))).rowcount
+    return released
+
+
+async def update_feed_state(
+    conn: AsyncConnection, feed_id: str, update: FeedStateUpdate, *, owner: str | None
+) -> bool:
+    """Write one poll's outcome on the feed row and end its lease; False if no such feed."""
+    values: dict[str, Any] = {
+        # A feed disabled while it was being polled stays disabled.
+        "status": sa.case(
+            (feeds.c.enabled == sa.true(), update.status.value), else_=feeds.c.status
+        ),
+        "last_status_code": update.status_code,
+        "last_poll_at": update.polled_at,
+        "next_poll_at": update.next_poll_at,
+        "updated_at": update.polled_at,
+        **_lease_values(owner),
+        **_outcome_values(update),
+    }
+    if update.validators is not None:
+        values["etag"] = update.validators.etag
+        values["last_modified"] = update.validators.last_modified
+        values["body_hash"] = update.validators.body_hash
+    if update.url is not None:
+        values["url"] = update.url
+    if update.title:
+        # A title from the config wins over the feed's own; the latter only fills a gap.
+        values["title"] = sa.func.coalesce(feeds.c.title, update.title)
+    result = await conn.execute(sa.update(feeds).where(feeds.c.id == feed_id).values(values))
+    return result.rowcount == 1
+
+
+def _outcome_values(update: FeedStateUpdate) -> dict[str, Any]:
+    if update.error is None:
+        return {"error_count": 0, "last_error": None, "last_success_at": update.polled_at}
+    return {"error_count": feeds.c.error_count + 1, "last_error": update.error}
+
+
+def _lease_values(owner: str | None) -> dict[str, Any]:
+    if owner is None:
+        return {"lease_owner": None, "lease_until": None}
+    # Only the holder ends a lease: a poller whose lease expired must not free the feed
+    # while the owner who claimed it since is still polling it.
+    mine = feeds.c.lease_owner == owner
+    return {
+        "lease_owner": sa.case((mine, sa.null()), else_=feeds.c.lease_owner),
+        "lease_until": sa.case((mine, sa.null()), else_=feeds.c.lease_until),
+    }
+
+
+async def get_feed(conn: AsyncConnection, feed_id: str) -> Feed | None:
+    row = (await conn.execute(sa.select(feeds).where(feeds.c.id == feed_id))).first()
+    return None if row is None else feed_from_row(row._mapping)
+
+
+async def list_feeds(conn: AsyncConnection) -> list[FeedSummary]:
+    counts = (
+        sa.select(articles.c.feed_id, sa.func.count().label("n"))
+        .group_by(articles.c.feed_id)
+        .subquery("counts")
+    )
+    statement = (
+        sa.select(feeds, sa.func.coalesce(counts.c.n, 0).label("article_count"))
+        .select_from(feeds.outerjoin(counts, counts.c.feed_id == feeds.c.id))
+        .order_by(feeds.c.id)
+    )
+    rows = await conn.execute(statement)
+    return [
+        FeedSummary(feed=feed_from_row(r._mapping), articles=int(r.article_count)) for r in rows
+    ]
+
+
+def feed_from_row(row: sa.RowMapping) -> Feed:
+    """A `feeds` row as the `Feed` record the other stages use."""
+    return Feed(
+        id=row["id"],
+        url=row["url"],
+        interval_seconds=float(row["interval_seconds"]),
+        backfill=row["backfill"],
+        tags=tuple(row["tags"]),
+        title=row["title"],
+        status=FeedStatus(row["status"]),
+        validators=Validators(
+            etag=row["etag"], last_modified=row["last_modified"], body_hash=row["body_hash"]
+        ),
+        last_status_code=row["last_status_code"],
+        error_count=row["error_count"],
+        last_error=row["last_error"],
+        last_poll_at=row["last_poll_at"],
+        last_success_at=row["last_success_at"],
+        next_poll_at=row["next_poll_at"],
+    )

@@ -1,0 +1,1 @@
+"""Alembic revisions, `NNNN_slug.py`, one per schema change, applied in order."""

@@ -1,0 +1,142 @@
+"""The tables, as SQLAlchemy Core metadata; the Alembic migrations create exactly these.
+
+A change here needs a new revision in `migrations/versions/` (tests/test_migrations.py compares
+the migrated database with this metadata). Also the limits the statements on them respect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# Bound parameters per IN list: far below SQLite's limit (32,766 since 3.32, 999 before).
+IN_CHUNK = 500
+
+_T = TypeVar("_T")
+
+
+def chunks(items: Sequence[_T], size: int = IN_CHUNK) -> Iterator[Sequence[_T]]:
+    """`items` in slices of at most `size`, for IN lists."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every engine.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no time zones, so the value is stored as naive UTC
+    and made aware again on the way out. Naive datetimes are refused: their zone is a guess.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.DateTime())
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} given; pass a UTC-aware one")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _text(name: str, *, nullable: bool = True) -> sa.Column[str]:
+    return sa.Column(name, sa.Text(), nullable=nullable)
+
+
+def _time(name: str, *, nullable: bool = True) -> sa.Column[datetime]:
+    return sa.Column(name, UtcDateTime(), nullable=nullable)
+
+
+feeds = sa.Table(
+    "feeds",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True),
+    _text("url", nullable=False),  # what is polled: follows permanent redirects
+    _text("config_url", nullable=False),  # as monitor.yaml gives it: what sync_feeds compares
+    sa.Column("interval_seconds", sa.Float(), nullable=False),
+    sa.Column("tags", sa.JSON(), nullable=False),
+    sa.Column("backfill", sa.Integer(), nullable=False),
+    _text("title"),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    _text("status", nullable=False),
+    _text("etag"),
+    _text("last_modified"),
+    _text("body_hash"),
+    sa.Column("last_status_code", sa.Integer(), nullable=True),
+    sa.Column("error_count", sa.Integer(), nullable=False),
+    _text("last_error"),
+    _time("last_poll_at"),
+    _time("last_success_at"),
+    _time("next_poll_at", nullable=False),
+    _text("lease_owner"),
+    _time("lease_until"),
+    _time("created_at", nullable=False),
+    _time("updated_at", nullable=False),
+    sa.Index(None, "enabled", "next_poll_at"),
+)
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column(
+        "id",
+        # On SQLite only INTEGER PRIMARY KEY is an alias of the rowid (and autoincrements).
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "feed_id",
+        sa.Text(),
+        sa.ForeignKey("feeds.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _text("key", nullable=False),
+    _text("url"),
+    _text("link"),
+    _text("title", nullable=False),
+    _text("summary", nullable=False),
+    _text("content", nullable=False),
+    _text("summary_text", nullable=False),
+    _text("content_text", nullable=False),
+    sa.Column("authors", sa.JSON(), nullable=False),
+    sa.Column("tags", sa.JSON(), nullable=False),
+    _time("published"),
+    _time("updated"),
+    _text("language"),
+    _text("content_hash", nullable=False),
+    _time("first_seen_at", nullable=False),
+    _time("updated_at", nullable=False),
+    sa.UniqueConstraint("feed_id", "key"),
+    # Hash on PostgreSQL: equality is the only lookup, and a B-tree entry is capped at ~2.7 kB,
+    # which a long tracking URL can exceed.
+    sa.Index(None, "url", postgresql_using="hash"),
+    sa.Index(None, "feed_id", "first_seen_at"),
+)
