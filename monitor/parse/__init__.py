@@ -1,0 +1,32 @@
+"""The parse stage: a fetched body into a `ParsedFeed` of normalised `Article`s.
+
+`parse_feed` detects the format and dispatches to `syndication` (RSS, Atom, via feedparser) or
+`jsonfeed`; `FeedParser` runs it in a process or thread pool, off the event loop.
+"""
+
+from __future__ import annotations
+
+from monitor.errors import ParseError
+from monitor.models import ParsedFeed
+from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
+from monitor.parse.normalize import body_hash, canonical_url
+from monitor.parse.offload import FeedParser
+from monitor.parse.syndication import parse_syndication
+
+__all__ = ["FeedParser", "body_hash", "canonical_url", "parse_feed"]
+
+
+def parse_feed(
+    body: bytes, *, feed_id: str, url: str, content_type: str | None = None
+) -> ParsedFeed:
+    """Parse a feed document of any supported format. Pure and synchronous (run it in a worker).
+
+    `url` is the feed's URL after redirects: the base for relative links. Raises
+    `monitor.errors.ParseError` when the body is not a feed; a feed that needed repairs comes
+    back with `ParsedFeed.warning` set.
+    """
+    if not body or body.isspace():
+        raise ParseError("empty body", feed_id=feed_id, url=url)
+    if is_json_feed(body, content_type):
+        return parse_json_feed(body, feed_id=feed_id, url=url)
+    return parse_syndication(body, feed_id=feed_id, url=url, content_type=content_type)

@@ -1,0 +1,215 @@
+"""Runs `parse_feed` off the event loop: in a process pool (the default) or a thread pool.
+
+At most `workers * 2` bodies are handed to the pool at once; further callers wait their turn.
+Whatever goes wrong in a worker comes back as a `ParseError` for that feed only: a crashed or
+stuck worker process is killed and the pool replaced. Only a process pool can stop a parse that
+runs past the timeout (feedparser has super-linear paths on hostile markup); a thread keeps
+running until the parse ends, though its caller gets its ParseError at the timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from types import TracebackType
+
+from monitor.errors import ParseError
+from monitor.models import ParsedFeed
+
+DEFAULT_TIMEOUT = 30.0  # seconds; feedparser reads a normal feed at 1-2 MB/s on one core
+MAX_WORKERS = 8
+MAX_REASON_LENGTH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerFailure:
+    """A ParseError's reason, carried back from a worker (FeedError does not pickle)."""
+
+    reason: str
+
+
+def parse_in_worker(
+    body: bytes, feed_id: str, url: str, content_type: str | None
+) -> ParsedFeed | WorkerFailure:
+    """The job a worker runs: `parse_feed`, with every exception turned into a WorkerFailure."""
+    from monitor.parse import parse_feed  # here, not at the top: the package imports this module
+
+    try:
+        return parse_feed(body, feed_id=feed_id, url=url, content_type=content_type)
+    except ParseError as exc:
+        return WorkerFailure(_reason(exc))
+    except Exception as exc:  # a parser bug on hostile input: one bad feed never breaks the pool
+        return WorkerFailure(f"parser failed: {type(exc).__name__}: {exc}"[:MAX_REASON_LENGTH])
+
+
+def _reason(exc: ParseError) -> str:
+    """The reason with its cause, as `MonitorError.__str__` shows it, without the feed prefix."""
+    reason, cause = exc.reason, exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in reason:
+        reason = f"{reason}: {type(cause).__name__}: {cause}"
+    return reason[:MAX_REASON_LENGTH]
+
+
+def default_workers() -> int:
+    return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
+
+
+class FeedParser:
+    """Parses feed bodies in a pool, never on the event loop. Use as `async with FeedParser():`.
+
+    `use_processes=False` runs a thread pool: fine for tests and small installs, but a parse
+    holds the GIL, so it slows the loop, and a runaway parse cannot be stopped.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        *,
+        use_processes: bool = True,
+        timeout: float | None = DEFAULT_TIMEOUT,
+    ) -> None:
+        if workers is not None and workers < 1:
+            raise ValueError(f"workers must be at least 1, not {workers}")
+        self.workers = workers or default_workers()
+        self.use_processes = use_processes
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(self.workers * 2)
+        self._pending = 0
+        self._executor = self._new_executor()
+        self._closed = False
+
+    def _new_executor(self) -> Executor:
+        if not self.use_processes:
+            return ThreadPoolExecutor(self.workers, thread_name_prefix="monitor-parse")
+        # Not fork: the daemon has threads and an event loop, which a forked child would inherit.
+        methods = multiprocessing.get_all_start_methods()
+        method = "forkserver" if "forkserver" in methods else "spawn"
+        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+
+    async def parse(
+        self, body: bytes, *, feed_id: str, url: str, content_type: str | None = None
+    ) -> ParsedFeed:
+        """`parse_feed` in the pool: ParseError for whatever fails with this feed.
+
+        Waits for a free slot first. RuntimeError after `aclose()`.
+        """
+        await self._slots.acquire()
+        executor = self._executor
+        try:
+            future = self._submit(executor, body, feed_id, url, content_type)
+        except BaseException as exc:
+            self._slots.release()
+            if isinstance(exc, BrokenProcessPool):  # it broke while idle
+                raise self._broken(executor, feed_id=feed_id, url=url) from exc
+            raise
+        outcome = await self._outcome(executor, future, feed_id=feed_id, url=url)
+        if isinstance(outcome, WorkerFailure):
+            raise ParseError(outcome.reason, feed_id=feed_id, url=url)
+        return outcome
+
+    def _submit(
+        self, executor: Executor, body: bytes, feed_id: str, url: str, content_type: str | None
+    ) -> Future[ParsedFeed | WorkerFailure]:
+        if self._closed:
+            raise RuntimeError("FeedParser is closed")
+        loop = asyncio.get_running_loop()
+        future = executor.submit(parse_in_worker, body, feed_id, url, content_type)
+        self._pending += 1
+        # The slot is freed when the job ends, not when the caller stops waiting (timeout,
+        # cancellation), so the pool never holds more than workers * 2 bodies.
+        future.add_done_callback(lambda _: _call_soon(loop, self._job_done))
+        return future
+
+    def _job_done(self) -> None:
+        self._pending -= 1
+        self._slots.release()
+
+    @property
+    def pending(self) -> int:
+        """Jobs handed to the pool and not finished: at most `workers * 2`."""
+        return self._pending
+
+    async def _outcome(
+        self,
+        executor: Executor,
+        future: Future[ParsedFeed | WorkerFailure],
+        *,
+        feed_id: str,
+        url: str,
+    ) -> ParsedFeed | WorkerFailure:
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        except TimeoutError:
+            self._stop_runaway(executor)
+            return WorkerFailure(f"parsing took longer than {self.timeout:g} s")
+        except BrokenProcessPool as exc:
+            raise self._broken(executor, feed_id=feed_id, url=url) from exc
+        except (asyncio.CancelledError, ParseError):
+            raise
+        except Exception as exc:  # e.g. a result that would not pickle
+            raise ParseError("parser pool failed", feed_id=feed_id, url=url) from exc
+
+    def _broken(self, executor: Executor, *, feed_id: str, url: str) -> ParseError:
+        self._replace(executor)
+        return ParseError("parser process died", feed_id=feed_id, url=url)
+
+    def _stop_runaway(self, executor: Executor) -> None:
+        """Kill the pool's processes (the only way to stop one job) and start a new pool."""
+        if isinstance(executor, ProcessPoolExecutor) and executor is self._executor:
+            _kill_workers(executor)
+            self._replace(executor)
+
+    def _replace(self, executor: Executor) -> None:
+        """Swap a broken pool for a new one, once, however many jobs saw it break."""
+        if executor is self._executor and not self._closed:
+            executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+
+    async def aclose(self) -> None:
+        """Let the jobs in the pool finish, up to the timeout, then stop the workers. Idempotent.
+
+        A process pool's jobs still running at the timeout are killed; a thread cannot be.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        executor = self._executor
+        stopping = asyncio.ensure_future(asyncio.to_thread(executor.shutdown, wait=True))
+        try:
+            await asyncio.wait_for(asyncio.shield(stopping), self.timeout)
+        except TimeoutError:
+            if isinstance(executor, ProcessPoolExecutor):
+                _kill_workers(executor)
+            await stopping
+
+    async def __aenter__(self) -> FeedParser:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+def _kill_workers(executor: ProcessPoolExecutor) -> None:
+    kill = getattr(executor, "kill_workers", None)  # public from Python 3.14
+    if kill is not None:
+        kill()
+        return
+    processes = getattr(executor, "_processes", None) or {}
+    for process in list(processes.values()):
+        process.kill()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], object]) -> None:
+    with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for the slot
+        loop.call_soon_threadsafe(callback)

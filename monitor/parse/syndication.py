@@ -1,0 +1,280 @@
+"""RSS 0.9x/1.0/2.0 and Atom documents into Articles, through feedparser.
+
+feedparser detects the encoding and recovers from malformed XML. Before it runs, this module
+picks the Content-Type it is told (valid UTF-8 is read as UTF-8 whatever the labels say, as
+miniflux does) and refuses documents whose declared entities would expand past a bound:
+feedparser's fallback parser expands them without expat's amplification limit.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from monitor.errors import ParseError
+from monitor.models import Article, ParsedFeed
+from monitor.parse.normalize import (
+    build_article,
+    collapse_whitespace,
+    datetime_from_struct,
+    html_to_text,
+    link_base,
+    unique_by_key,
+    unique_names,
+)
+
+# feedparser's own patterns for entity declarations (feedparser/sanitizer.py): it keeps the
+# "safe" ones, whose value holds no other entity, so a count of references bounds the expansion.
+ENTITY_DECLARATION = re.compile(rb"^\s*<!ENTITY([^>]*?)>", re.MULTILINE)
+SAFE_ENTITY = re.compile(rb'\s+(\w+)\s+"(&#\w+;|[^&"]*)"')
+ENTITY_REFERENCE = re.compile(rb"&(\w+);")
+FIRST_ELEMENT = re.compile(rb"<\w")
+MAX_ENTITY_EXPANSION = 1 << 20  # bytes; real feeds declare a few short entities, if any
+
+XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
+CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+# Documents that are not ASCII-compatible, recognised as XML 1.0 Appendix F does.
+WIDE_ENCODINGS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\x00<", "utf-32-be"),
+    (b"<\x00\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\x00<\x00?", "utf-16-be"),
+    (b"<\x00?\x00", "utf-16-le"),
+    (b"\x4c\x6f\xa7\x94", "cp037"),
+)
+MAX_WARNING_LENGTH = 300
+# Year/month/day with slashes, no time zone (taken as UTC).
+SLASHED_DATE = re.compile(
+    r"\s*(\d{4})/(\d{1,2})/(\d{1,2})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?\s*$"
+)
+
+Node = dict[str, Any]  # a FeedParserDict
+
+
+def _get(node: Node | None, key: str, default: Any = None) -> Any:
+    """Plain dict lookup: FeedParserDict's own maps `updated` to `published`, with a warning."""
+    return dict.get(node, key, default) if node is not None else default
+
+
+def parse_syndication(
+    body: bytes, *, feed_id: str, url: str, content_type: str | None
+) -> ParsedFeed:
+    """Parse an RSS or Atom document; ParseError when feedparser finds no feed in it."""
+    ascii_view = _ascii_compatible(body)
+    _check_entity_expansion(ascii_view, feed_id=feed_id, url=url)
+    headers = {
+        "content-type": _content_type_for(body, ascii_view, content_type),
+        "content-location": link_base(url),
+    }
+    try:
+        result = feedparser.parse(
+            io.BytesIO(body),
+            response_headers=headers,
+            resolve_relative_uris=True,
+            sanitize_html=True,
+        )
+    except Exception as exc:  # a feedparser bug on hostile input; never fatal to the caller
+        raise ParseError("feedparser failed", feed_id=feed_id, url=url) from exc
+    version: str = _get(result, "version") or ""
+    entries: list[Any] = _get(result, "entries") or []
+    warning = _warning(result)
+    if not version and not entries:
+        raise ParseError(f"not a feed: {warning or 'no feed element'}", feed_id=feed_id, url=url)
+    return _parsed_feed(result, version, entries, warning, feed_id=feed_id, url=link_base(url))
+
+
+def _parsed_feed(
+    result: Node,
+    version: str,
+    entries: list[Any],
+    warning: str | None,
+    *,
+    feed_id: str,
+    url: str,
+) -> ParsedFeed:
+    feed: Node = _get(result, "feed") or {}
+    language = _language(feed)
+    feed_authors = _authors(feed) if version.startswith("atom") else ()
+    articles = (
+        _article(entry, feed_id=feed_id, url=url, language=language, feed_authors=feed_authors)
+        for entry in entries
+    )
+    return ParsedFeed(
+        format=version or "unknown",
+        title=_text(feed, "title"),
+        link=_get(feed, "link") or None,
+        language=language,
+        articles=unique_by_key(articles),
+        ttl_seconds=_ttl_seconds(_get(feed, "ttl")),
+        warning=warning,
+    )
+
+
+def _article(
+    entry: Node,
+    *,
+    feed_id: str,
+    url: str,
+    language: str | None,
+    feed_authors: tuple[str, ...],
+) -> Article:
+    summary, summary_text = _html_and_text(_get(entry, "summary_detail"), entry, "summary")
+    content, content_text = _html_and_text(_first_content(_get(entry, "content")))
+    return build_article(
+        feed_id=feed_id,
+        feed_url=url,
+        guid=_get(entry, "id"),
+        link=_get(entry, "link"),
+        title=_text(entry, "title"),
+        summary=summary,
+        content=content,
+        summary_text=summary_text,
+        content_text=content_text,
+        authors=_authors(entry) or feed_authors,
+        tags=unique_names(
+            _get(tag, "term") or _get(tag, "label") for tag in _get(entry, "tags", ())
+        ),
+        published=_date(entry, "published"),
+        updated=_date(entry, "updated"),
+        language=_detail_language(entry) or language,
+    )
+
+
+def _date(entry: Node, name: str) -> datetime | None:
+    """feedparser's parsed date, except for "2020/1/10 14:33:00", which it reads as 1 November."""
+    raw = _get(entry, name)
+    slashed = SLASHED_DATE.match(raw) if isinstance(raw, str) else None
+    if slashed is None:
+        return datetime_from_struct(_get(entry, f"{name}_parsed"))
+    year, month, day, hour, minute, second = (int(part or 0) for part in slashed.groups())
+    try:
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _is_html(detail: Node | None) -> bool:
+    """feedparser types text as text/plain, text/html or application/xhtml+xml."""
+    return detail is None or "html" in (_get(detail, "type") or "text/html")
+
+
+def _text(node: Node, name: str) -> str:
+    """A title as plain text, whether the feed gave it as text or as HTML."""
+    value = _get(node, name) or ""
+    if _is_html(_get(node, f"{name}_detail")):
+        return html_to_text(value)
+    return collapse_whitespace(value)
+
+
+def _html_and_text(
+    detail: Node | None, node: Node | None = None, name: str = ""
+) -> tuple[str, str]:
+    """(HTML for display, text for matching) of a summary or content construct."""
+    if detail is not None:
+        value = _get(detail, "value") or ""
+    else:
+        value = (_get(node, name) or "") if node is not None else ""
+    if _is_html(detail):
+        return value, html_to_text(value)
+    return html.escape(value, quote=False), collapse_whitespace(value)
+
+
+def _first_content(contents: list[Node] | None) -> Node | None:
+    """The entry's first HTML content, else its first content of any type."""
+    if not contents:
+        return None
+    return next((c for c in contents if _is_html(c)), contents[0])
+
+
+def _authors(node: Node) -> tuple[str, ...]:
+    people = _get(node, "authors") or ()
+    names = [_get(p, "name") or _get(p, "email") for p in people if isinstance(p, dict)]
+    return unique_names(names or [_get(node, "author")])
+
+
+def _language(feed: Node) -> str | None:
+    value = _get(feed, "language") or _detail_language(feed)
+    return (value.strip() or None) if isinstance(value, str) else None
+
+
+def _detail_language(node: Node) -> str | None:
+    """xml:lang as feedparser carries it on a text construct."""
+    detail = _get(node, "title_detail") or _get(node, "summary_detail")
+    language = _get(detail, "language") if detail else None
+    return language if isinstance(language, str) and language.strip() else None
+
+
+def _ttl_seconds(value: object) -> int | None:
+    """RSS 2.0 `<ttl>` is in minutes."""
+    if not isinstance(value, str) or not value.strip().isdigit():
+        return None
+    minutes = int(value.strip())
+    return minutes * 60 if 0 < minutes < 10**6 else None
+
+
+def _warning(result: Node) -> str | None:
+    """feedparser's `bozo_exception`, as one line."""
+    if not _get(result, "bozo"):
+        return None
+    exc = _get(result, "bozo_exception")
+    text = f"{type(exc).__name__}: {exc}" if exc is not None else "malformed document"
+    return collapse_whitespace(text).replace("\n", " ")[:MAX_WARNING_LENGTH]
+
+
+def _ascii_compatible(body: bytes) -> bytes:
+    """The body, or for UTF-16/32 and EBCDIC documents its UTF-8 form (for the checks here)."""
+    for marker, encoding in WIDE_ENCODINGS:
+        if body.startswith(marker):
+            return body.decode(encoding, "replace").encode("utf-8")
+    return body
+
+
+def _content_type_for(body: bytes, ascii_view: bytes, content_type: str | None) -> str:
+    """The Content-Type feedparser is told, which decides the encoding it tries first.
+
+    Valid UTF-8 is UTF-8, whatever the server or the XML declaration claim (a declared
+    single-byte encoding almost never yields valid UTF-8 by chance). Otherwise the document's
+    own declaration beats the server's charset, which is often a server-wide default. The media
+    type is always an XML one: text/* would make feedparser assume US-ASCII (RFC 3023).
+    """
+    if ascii_view is body:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:
+            return "application/xml; charset=utf-8"
+    if ascii_view is not body or XML_ENCODING.match(ascii_view, 0, 1024):
+        return "application/xml"
+    charset = CHARSET_PARAM.search(content_type or "")
+    return f"application/xml; charset={charset.group(1)}" if charset else "application/xml"
+
+
+def _check_entity_expansion(ascii_view: bytes, *, feed_id: str, url: str) -> None:
+    """ParseError if the entities declared in the prolog would expand past the bound."""
+    first = FIRST_ELEMENT.search(ascii_view)
+    head = ascii_view[: first.start()] if first else ascii_view
+    if b"<!ENTITY" not in head:
+        return
+    sizes: dict[bytes, int] = {}
+    for declaration in ENTITY_DECLARATION.findall(head):
+        safe = SAFE_ENTITY.match(declaration)
+        if safe:
+            sizes[safe.group(1)] = max(sizes.get(safe.group(1), 0), len(safe.group(2)))
+    total = 0
+    for reference in ENTITY_REFERENCE.finditer(ascii_view, len(head)):
+        total += sizes.get(reference.group(1), 0)
+        if total > MAX_ENTITY_EXPANSION:
+            raise ParseError(
+                f"declared entities expand past {MAX_ENTITY_EXPANSION} bytes",
+                feed_id=feed_id,
+                url=url,
+            )
