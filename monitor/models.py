@@ -1,4 +1,4 @@
-"""Frozen records passed between the stages: what a feed is, what a poll brought, what an article is.
+"""Frozen records passed between the stages: a feed, what a poll brought, an article.
 
 Stages import these and `errors`, never each other; `pipeline` and `service` wire them.
 """

@@ -30,4 +30,6 @@ def redact_url(url: str) -> str:
         query = urlencode(
             [(k, REDACTED if _SECRET_PARAM.search(k) else v) for k, v in pairs], safe="*"
         )
+    if netloc == parts.netloc and query == parts.query:
+        return url  # nothing secret: keep it byte for byte (urlunsplit drops an empty "//")
     return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))

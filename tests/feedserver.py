@@ -57,6 +57,7 @@ class FeedServer:
         self.scripts: dict[str, deque[Behaviour]] = {}
         self.requests: list[Seen] = []
         self.release = asyncio.Event()  # set to let stalled responses finish
+        self._arrived = asyncio.Condition()
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -74,6 +75,13 @@ class FeedServer:
     def script(self, path: str, *behaviours: Behaviour) -> None:
         """Answer the next requests to `path` with these behaviours, then with its Document."""
         self.scripts.setdefault(path, deque()).extend(behaviours)
+
+    async def wait_for_hits(self, path: str, count: int = 1, timeout: float = 30) -> None:
+        """Return once `path` has been requested `count` times (TimeoutError after `timeout`)."""
+        async with self._arrived:
+            await asyncio.wait_for(
+                self._arrived.wait_for(lambda: len(self.hits(path)) >= count), timeout
+            )
 
     def hits(self, path: str) -> list[Seen]:
         return [r for r in self.requests if r.path == path]
@@ -107,6 +115,8 @@ class FeedServer:
         path = request.path_qs if request.query_string else request.path
         loop = asyncio.get_running_loop()
         self.requests.append(Seen(path, dict(request.headers), loop.time()))
+        async with self._arrived:
+            self._arrived.notify_all()
         queue = self.scripts.get(path)
         if queue:
             return await queue.popleft()(request)

@@ -1,0 +1,213 @@
+"""One feed, end to end: fetch, skip what did not change, parse off the loop, record, hand on.
+
+The only module besides `service` that wires stages together (as miniflux's RefreshFeed does).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from monitor.errors import FetchError, ParseError
+from monitor.fetch import next_poll_at, retry_delay
+from monitor.models import (
+    Article,
+    Feed,
+    FeedStateUpdate,
+    FeedStatus,
+    FetchResult,
+    ParsedFeed,
+    PollOutcome,
+    PollStatus,
+    Validators,
+)
+from monitor.parse import body_hash
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+NewArticlesHook = Callable[[Feed, Sequence[Article]], Awaitable[None]]
+
+# A feed is unhealthy after this many failed polls in a row (a single glitch is only an error).
+UNHEALTHY_AFTER = 3
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class FetchesFeeds(Protocol):
+    async def fetch(self, *, feed_id: str, url: str, validators: Validators) -> FetchResult: ...
+
+
+class ParsesFeeds(Protocol):
+    async def parse(
+        self, body: bytes, *, feed_id: str, url: str, content_type: str | None
+    ) -> ParsedFeed: ...
+
+
+class RecordsPolls(Protocol):
+    async def record_poll(
+        self,
+        feed_id: str,
+        update: FeedStateUpdate,
+        articles: Sequence[Article] = (),
+        *,
+        owner: str | None = None,
+    ) -> RecordResultLike: ...
+
+
+class RecordResultLike(Protocol):
+    @property
+    def inserted(self) -> tuple[Article, ...]: ...
+
+
+def select_new(feed: Feed, inserted: Sequence[Article]) -> tuple[Article, ...]:
+    """The articles to alert on: all newly stored ones, except on a feed's first poll, where
+    only the newest `backfill` count (DESIGN: a new feed's existing items are not alerts)."""
+    if not feed.first_poll:
+        return tuple(inserted)
+    if feed.backfill <= 0:
+        return ()
+    oldest = datetime.min.replace(tzinfo=UTC)
+    newest_first = sorted(
+        enumerate(inserted), key=lambda pair: (pair[1].published or oldest, -pair[0]), reverse=True
+    )
+    return tuple(article for _, article in newest_first[: feed.backfill])
+
+
+class Poller:
+    """Polls one claimed feed and records what came of it; never raises for a feed's fault."""
+
+    def __init__(
+        self,
+        store: RecordsPolls,
+        fetcher: FetchesFeeds,
+        parser: ParsesFeeds,
+        *,
+        owner: str,
+        clock: Clock = utc_now,
+        rng: random.Random | None = None,
+        on_new_articles: NewArticlesHook | None = None,
+    ) -> None:
+        self._store = store
+        self._fetcher = fetcher
+        self._parser = parser
+        self._owner = owner
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._on_new_articles = on_new_articles
+
+    async def poll(self, feed: Feed) -> PollOutcome:
+        try:
+            result = await self._fetcher.fetch(
+                feed_id=feed.id, url=feed.url, validators=feed.validators
+            )
+        except FetchError as exc:
+            return await self._record_failure(feed, exc, exc.status_code, exc.retry_after)
+        if result.not_modified:
+            return await self._record_unparsed(feed, result, PollStatus.NOT_MODIFIED)
+        assert result.body is not None
+        digest = body_hash(result.body)
+        if digest == feed.validators.body_hash:
+            return await self._record_unparsed(feed, result, PollStatus.UNCHANGED)
+        try:
+            parsed = await self._parser.parse(
+                result.body, feed_id=feed.id, url=result.url, content_type=result.content_type
+            )
+        except ParseError as exc:
+            return await self._record_failure(feed, exc, result.status_code, None)
+        return await self._record_parsed(feed, result, parsed, digest)
+
+    def _success(
+        self, feed: Feed, result: FetchResult, validators: Validators | None, title: str | None
+    ) -> FeedStateUpdate:
+        now = self._clock()
+        return FeedStateUpdate(
+            polled_at=now,
+            next_poll_at=next_poll_at(now, timedelta(seconds=feed.interval_seconds), rng=self._rng),
+            status=FeedStatus.OK,
+            status_code=result.status_code,
+            validators=validators,
+            url=result.permanent_url,
+            title=title,
+        )
+
+    async def _record_unparsed(
+        self, feed: Feed, result: FetchResult, status: PollStatus
+    ) -> PollOutcome:
+        # A 304 may carry fresh validators (RFC 9111 §4.3.4); the body hash stays as it was.
+        validators = Validators(
+            etag=result.etag or feed.validators.etag,
+            last_modified=result.last_modified or feed.validators.last_modified,
+            body_hash=feed.validators.body_hash,
+        )
+        await self._store.record_poll(
+            feed.id, self._success(feed, result, validators, None), owner=self._owner
+        )
+        log.debug("feed %s: %s", feed.id, status.value, extra={"feed_id": feed.id})
+        return PollOutcome(feed.id, status)
+
+    async def _record_parsed(
+        self, feed: Feed, result: FetchResult, parsed: ParsedFeed, digest: str
+    ) -> PollOutcome:
+        validators = Validators(result.etag, result.last_modified, digest)
+        update = self._success(feed, result, validators, parsed.title or None)
+        recorded = await self._store.record_poll(
+            feed.id, update, parsed.articles, owner=self._owner
+        )
+        new = select_new(feed, recorded.inserted)
+        if parsed.warning:
+            log.info(
+                "feed %s: recovered from a malformed document: %s",
+                feed.id,
+                parsed.warning,
+                extra={"feed_id": feed.id},
+            )
+        if new and self._on_new_articles is not None:
+            await self._on_new_articles(feed, new)
+        return PollOutcome(
+            feed.id, PollStatus.NEW_ITEMS, recorded=len(recorded.inserted), new_articles=new
+        )
+
+    async def _record_failure(
+        self,
+        feed: Feed,
+        exc: FetchError | ParseError,
+        status_code: int | None,
+        retry_after: float | None,
+    ) -> PollOutcome:
+        now = self._clock()
+        errors = feed.error_count + 1
+        delay = retry_delay(
+            errors, timedelta(seconds=feed.interval_seconds), retry_after, rng=self._rng
+        )
+        status = FeedStatus.UNHEALTHY if errors >= UNHEALTHY_AFTER else FeedStatus.ERROR
+        update = FeedStateUpdate(
+            polled_at=now,
+            next_poll_at=now + delay,
+            status=status,
+            status_code=status_code,
+            error=exc.reason,
+        )
+        await self._store.record_poll(feed.id, update, owner=self._owner)
+        log.warning(
+            "%s (attempt %d, next try in %s)",
+            exc,
+            errors,
+            _humanize(delay),
+            extra={"feed_id": feed.id, "feed_url": exc.url, "error_count": errors},
+        )
+        return PollOutcome(feed.id, PollStatus.FAILED, error=str(exc))
+
+
+def _humanize(delay: timedelta) -> str:
+    seconds = int(delay.total_seconds())
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

@@ -1,0 +1,179 @@
+"""The dispatcher: claims due feeds from the store in batches and polls them concurrently.
+
+Feeds are rows with a `next_poll_at`, not one scheduler job each; APScheduler only ticks the
+dispatcher (and, in later stages, runs the periodic jobs). A finished poll refills its slot at
+once while a backlog remains, so throughput is not bound to the tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor.models import Feed, PollOutcome
+
+log = logging.getLogger(__name__)
+
+Poll = Callable[[Feed], Awaitable[PollOutcome]]
+OutcomeSink = Callable[[PollOutcome], None]
+
+
+class ClaimsFeeds(Protocol):
+    async def claim_due_feeds(
+        self, *, now: datetime, limit: int, lease: timedelta, owner: str
+    ) -> list[Feed]: ...
+
+    async def release_claims(self, owner: str, feed_ids: Sequence[str] | None = None) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchLimits:
+    """How much the dispatcher takes on at once."""
+
+    in_flight: int = 100  # polls running at the same time
+    batch: int = 100  # feeds claimed per store round trip
+    lease: timedelta = timedelta(minutes=5)  # a crashed replica's claims expire after this
+    tick: float = 1.0  # seconds between dispatcher runs when nothing finishes
+
+
+class Dispatcher:
+    """Claims due feeds into free slots and runs `poll` on each, tracking every task."""
+
+    def __init__(
+        self,
+        store: ClaimsFeeds,
+        poll: Poll,
+        *,
+        owner: str,
+        clock: Callable[[], datetime],
+        limits: DispatchLimits = DispatchLimits(),
+        on_outcome: OutcomeSink | None = None,
+    ) -> None:
+        self._store = store
+        self._poll = poll
+        self._owner = owner
+        self._clock = clock
+        self._limits = limits
+        self._on_outcome = on_outcome
+        self._tasks: dict[asyncio.Task[PollOutcome], str] = {}
+        self._claiming = asyncio.Lock()
+        self._refill: asyncio.Task[int] | None = None
+        self._backlog = False
+        self._stopped = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def dispatch(self) -> int:
+        """Claim due feeds until the slots are full or nothing more is due; return how many
+        polls were started."""
+        started = 0
+        async with self._claiming:
+            while not self._stopped:
+                free = self._limits.in_flight - len(self._tasks)
+                if free <= 0:
+                    self._backlog = True
+                    break
+                want = min(self._limits.batch, free)
+                feeds = await self._store.claim_due_feeds(
+                    now=self._clock(), limit=want, lease=self._limits.lease, owner=self._owner
+                )
+                for feed in feeds:
+                    self._start(feed)
+                started += len(feeds)
+                if len(feeds) < want:
+                    self._backlog = False
+                    break
+        return started
+
+    def _start(self, feed: Feed) -> None:
+        task = asyncio.create_task(self._run_poll(feed), name=f"poll:{feed.id}")
+        self._tasks[task] = feed.id
+        self._idle.clear()
+        task.add_done_callback(self._finished)
+
+    async def _run_poll(self, feed: Feed) -> PollOutcome:
+        try:
+            return await self._poll(feed)
+        except asyncio.CancelledError:
+            # Cancelled polls are retried: give the feed back so it is due again at once.
+            await asyncio.shield(self._store.release_claims(self._owner, [feed.id]))
+            raise
+        except Exception:
+            # A bug, not a feed's fault: keep the claim so that the lease's expiry spaces out
+            # the retries instead of a hot loop.
+            log.exception("feed %s: poll failed unexpectedly", feed.id, extra={"feed_id": feed.id})
+            raise
+
+    def _finished(self, task: asyncio.Task[PollOutcome]) -> None:
+        self._tasks.pop(task, None)
+        if not task.cancelled() and task.exception() is None and self._on_outcome is not None:
+            self._on_outcome(task.result())
+        if not self._tasks:
+            self._idle.set()
+        if self._backlog and not self._stopped and (self._refill is None or self._refill.done()):
+            self._refill = asyncio.create_task(self.dispatch(), name="dispatch-refill")
+
+    def stop_claiming(self) -> None:
+        self._stopped = True
+
+    async def wait_idle(self) -> None:
+        """Return when no poll is in flight."""
+        await self._idle.wait()
+
+    async def run_until_idle(self) -> None:
+        """Burst mode (`monitor once`): poll until nothing is due and nothing is in flight."""
+        while True:
+            started = await self.dispatch()
+            if self._refill is not None:
+                await self._refill
+            if started == 0 and not self._tasks:
+                return
+            await self.wait_idle()
+
+    async def drain(self, grace: float) -> int:
+        """Stop claiming, let in-flight polls finish for up to `grace` seconds, then cancel the
+        rest (their feeds are released and polled again on the next start). Returns how many
+        were cancelled."""
+        self.stop_claiming()
+        if self._refill is not None:
+            self._refill.cancel()
+        pending = list(self._tasks)
+        if not pending:
+            return 0
+        _done, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        if late:
+            log.warning(
+                "cancelled %d polls still running after the %.0fs grace period: %s",
+                len(late),
+                grace,
+                ", ".join(sorted(self._tasks.get(t, "?") for t in late)),
+            )
+            await asyncio.wait(late)
+        return len(late)
+
+
+def create_scheduler(dispatcher: Dispatcher, *, tick: float) -> AsyncIOScheduler:
+    """An APScheduler that ticks the dispatcher. Periodic jobs of later stages join here."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(
+        dispatcher.dispatch,
+        "interval",
+        seconds=tick,
+        id="dispatch",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+    )
+    return scheduler

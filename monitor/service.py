@@ -1,0 +1,193 @@
+"""The daemon's lifecycle: start the stages in order, run until asked to stop, shut down in
+reverse order. `run` and `once` are the same code; `once` stops when nothing is due (burst).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from monitor.config import MonitorConfig, Settings
+from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
+from monitor.models import PollOutcome, PollStatus
+from monitor.parse import FeedParser
+from monitor.pipeline import NewArticlesHook, Poller, utc_now
+from monitor.redact import redact_url
+from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
+from monitor.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+def replica_id() -> str:
+    """Names this process in feed leases: host, pid and a random suffix."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class PollTally:
+    """What a run did, counted by outcome; `monitor once` prints it."""
+
+    outcomes: Counter[PollStatus] = field(default_factory=Counter)
+    recorded: int = 0
+    new: int = 0
+    failures: list[PollOutcome] = field(default_factory=list)
+
+    def add(self, outcome: PollOutcome) -> None:
+        self.outcomes[outcome.status] += 1
+        self.recorded += outcome.recorded
+        self.new += len(outcome.new_articles)
+        if outcome.status is PollStatus.FAILED:
+            self.failures.append(outcome)
+
+    @property
+    def polled(self) -> int:
+        return sum(self.outcomes.values())
+
+
+class Service:
+    """Owns the store, the HTTP client, the parser pool, the dispatcher and the scheduler."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: MonitorConfig,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        on_new_articles: NewArticlesHook | None = None,
+        parse_in_processes: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.config = config
+        self.owner = replica_id()
+        self.tally = PollTally()
+        self._clock = clock
+        self._on_new_articles = on_new_articles
+        self._parse_in_processes = parse_in_processes
+        self._stack = AsyncExitStack()
+        self._store: Store | None = None
+        self._dispatcher: Dispatcher | None = None
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "Service.start() first"
+        return self._store
+
+    async def start(self) -> None:
+        """Open the store, sync the configured feeds, build the pipeline. Fails before any
+        poll starts if the store or the config cannot be used."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start(self) -> None:
+        settings = self.settings
+        self._store = await open_store(settings.database_url)
+        self._stack.push_async_callback(self._store.close)
+        report = await self._store.sync_feeds(self.config.feeds, now=self._clock())
+        timeouts = Timeouts(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            total=settings.fetch_timeout,
+        )
+        limits = FetchLimits(
+            max_body_bytes=settings.max_body_bytes,
+            max_connections=settings.fetch_concurrency,
+            per_host=settings.per_host_concurrency,
+        )
+        client = create_client(user_agent=settings.user_agent, timeouts=timeouts, limits=limits)
+        self._stack.push_async_callback(client.aclose)
+        parser = FeedParser(use_processes=self._parse_in_processes)
+        self._stack.push_async_callback(parser.aclose)
+        poller = Poller(
+            self._store,
+            Fetcher(client, limits=limits, timeouts=timeouts),
+            parser,
+            owner=self.owner,
+            clock=self._clock,
+            rng=random.Random(),
+            on_new_articles=self._on_new_articles,
+        )
+        self._dispatcher = Dispatcher(
+            self._store,
+            poller.poll,
+            owner=self.owner,
+            clock=self._clock,
+            limits=DispatchLimits(in_flight=settings.fetch_concurrency),
+            on_outcome=self.tally.add,
+        )
+        log.info(
+            "store %s ready: %d feeds (%d added, %d updated, %d disabled)",
+            redact_url(settings.database_url),
+            len(self.config.feeds),
+            len(report.added),
+            len(report.updated),
+            len(report.disabled),
+        )
+
+    async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
+        """The daemon: poll until `stop` is set, then drain within the grace period (cut short
+        when `force` is set) and close everything."""
+        await self.start()
+        try:
+            dispatcher = self._dispatcher
+            assert dispatcher is not None
+            scheduler = create_scheduler(dispatcher, tick=DispatchLimits().tick)
+            scheduler.start()
+            try:
+                await dispatcher.dispatch()
+                await stop.wait()
+                log.info("stopping: no new polls; finishing %d in flight", dispatcher.in_flight)
+            finally:
+                scheduler.pause()
+                await self._drain(force)
+                scheduler.shutdown(wait=False)
+        finally:
+            await self.close()
+
+    async def once(self) -> PollTally:
+        """Poll every configured feed once, now, and return the tally (arq's burst mode)."""
+        await self.start()
+        try:
+            return await self.poll_all()
+        finally:
+            await self.close()
+
+    async def poll_all(self) -> PollTally:
+        """Make every feed due now and poll until nothing is due or in flight."""
+        assert self._dispatcher is not None, "Service.start() first"
+        await self.store.mark_all_due(now=self._clock())
+        await self._dispatcher.run_until_idle()
+        return self.tally
+
+    async def _drain(self, force: asyncio.Event | None) -> None:
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        drain = asyncio.create_task(dispatcher.drain(self.settings.shutdown_grace))
+        waiters: set[asyncio.Future[object]] = {drain}  # type: ignore[arg-type]
+        forced: asyncio.Task[bool] | None = None
+        if force is not None:
+            forced = asyncio.create_task(force.wait())
+            waiters.add(forced)  # type: ignore[arg-type]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if not drain.done():
+            log.warning("second signal: cancelling in-flight polls now")
+            await dispatcher.drain(0)
+            await drain
+        if forced is not None:
+            forced.cancel()
+        await self.store.release_claims(self.owner)
+
+    async def close(self) -> None:
+        await self._stack.aclose()

@@ -1,0 +1,305 @@
+"""The ingestion pipeline end to end: real HTTP server, real parser, real store (both engines)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config, load_settings
+from monitor.models import Article, Feed, FeedStatus, PollStatus
+from monitor.service import Service
+from tests.conftest import CORPUS, DATA
+from tests.feedserver import (
+    Document,
+    FeedServer,
+    endless_body,
+    redirect,
+    stall_after_headers,
+    status,
+)
+
+START = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    """Time passed in: tests move it forward by hand."""
+
+    def __init__(self, now: datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def rss(*items: tuple[str, str, str], title: str = "Test feed") -> bytes:
+    """A small RSS 2.0 document of (guid, title, description) items, newest first."""
+    body = "".join(
+        f"<item><guid>{guid}</guid><title>{head}</title><link>https://news.example/{guid}</link>"
+        f"<description>{text}</description>"
+        f"<pubDate>Thu, {26 - n:02d} Nov 2026 10:00:00 GMT</pubDate></item>"
+        for n, (guid, head, text) in enumerate(items)
+    )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
+        f"<link>https://news.example/</link>{body}</channel></rss>"
+    ).encode()
+
+
+def write_config(folder: Path, feeds: dict[str, str], extra: str = "") -> Path:
+    lines = ["feeds:"]
+    for feed_id, url in feeds.items():
+        lines += [f"  - id: {feed_id}", f"    url: {url}", "    interval: 10m"]
+        if extra:
+            lines.append(f"    {extra}")
+    lines += ["notifiers:", "  - id: console", "    type: console"]
+    path = folder / "monitor.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+Spawn = Callable[..., "AsyncIterator[Service]"]
+
+
+class Harness:
+    """A started Service on a temp config, its clock, and what its hook saw."""
+
+    def __init__(self, service: Service, clock: Clock) -> None:
+        self.service = service
+        self.clock = clock
+        self.new: list[Article] = []
+
+    async def feed(self, feed_id: str) -> Feed:
+        feed = await self.service.store.get_feed(feed_id)
+        assert feed is not None
+        return feed
+
+    async def poll(self) -> dict[str, PollStatus]:
+        self.service.tally = type(self.service.tally)()
+        outcomes: dict[str, PollStatus] = {}
+        tally = await self.service.poll_all()
+        for status_, count in tally.outcomes.items():
+            assert count >= 0
+            outcomes[status_.value] = status_
+        return outcomes
+
+
+@pytest.fixture
+async def harness_factory(
+    tmp_path: Path, database_url: str
+) -> AsyncIterator[Callable[..., object]]:
+    started: list[Service] = []
+
+    async def make(
+        feeds: dict[str, str],
+        *,
+        extra: str = "",
+        fetch_timeout: float = 5.0,
+        processes: bool = False,
+    ) -> Harness:
+        settings = load_settings(
+            database_url=database_url, fetch_timeout=fetch_timeout, read_timeout=fetch_timeout
+        )
+        config = load_config(settings, write_config(tmp_path, feeds, extra))
+        clock = Clock()
+        harness: Harness
+
+        async def hook(feed: Feed, articles: Sequence[Article]) -> None:
+            harness.new.extend(articles)
+
+        service = Service(
+            settings, config, clock=clock, on_new_articles=hook, parse_in_processes=processes
+        )
+        harness = Harness(service, clock)
+        await service.start()
+        started.append(service)
+        return harness
+
+    yield make
+    for service in started:
+        await service.close()
+
+
+async def test_first_poll_records_but_does_not_alert_then_new_items_are_new(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"), ("2", "Two", "y"))))
+    h: Harness = await harness_factory({"a": url})  # type: ignore[misc]
+
+    await h.service.poll_all()
+    assert h.new == []
+    assert await h.service.store.count_articles() == 2
+    feed = await h.feed("a")
+    assert feed.status is FeedStatus.OK and not feed.first_poll
+
+    feed_server.serve(
+        "/a.xml", Document.of(rss(("3", "Three", "z"), ("1", "One", "x"), ("2", "Two", "y")))
+    )
+    h.clock.advance(timedelta(hours=1))
+    await h.service.poll_all()
+    assert [a.title for a in h.new] == ["Three"]
+    assert await h.service.store.count_articles() == 3
+
+
+async def test_backfill_alerts_on_the_newest_n_of_the_first_poll(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    items = [(str(n), f"Item {n}", "text") for n in range(5)]  # newest first
+    url = feed_server.serve("/b.xml", Document.of(rss(*items)))
+    h: Harness = await harness_factory({"b": url}, extra="backfill: 2")  # type: ignore[misc]
+    await h.service.poll_all()
+    assert sorted(a.title for a in h.new) == ["Item 0", "Item 1"]
+    assert await h.service.store.count_articles() == 5
+
+
+async def test_an_edited_item_is_updated_but_not_new_again(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    url = feed_server.serve("/e.xml", Document.of(rss(("1", "Old title", "x"))))
+    h: Harness = await harness_factory({"e": url})  # type: ignore[misc]
+    await h.service.poll_all()
+    feed_server.serve("/e.xml", Document.of(rss(("1", "Corrected title", "x y"))))
+    h.clock.advance(timedelta(hours=1))
+    await h.service.poll_all()
+    assert h.new == []
+    [stored] = await h.service.store.articles_for_feed("e")
+    assert stored.title == "Corrected title"
+
+
+async def test_304_and_an_unchanged_body_are_not_parsed(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    body = rss(("1", "One", "x"))
+    url = feed_server.serve("/c.xml", Document.of(body))
+    plain = feed_server.serve("/plain.xml", Document(body, etag=None, last_modified=None))
+    h: Harness = await harness_factory({"c": url, "plain": plain})  # type: ignore[misc]
+    await h.service.poll_all()
+    before = await h.feed("c")
+
+    h.clock.advance(timedelta(hours=1))
+    tally = await h.service.poll_all()
+    assert tally.outcomes[PollStatus.NOT_MODIFIED] == 1  # c: the server said 304
+    assert tally.outcomes[PollStatus.UNCHANGED] == 1  # plain: no validators, same bytes
+    assert feed_server.hits("/c.xml")[-1].headers["If-None-Match"] == before.validators.etag
+    after = await h.feed("c")
+    assert after.validators == before.validators
+    assert after.last_poll_at == START + timedelta(hours=1)
+    assert await h.service.store.count_articles() == 2
+
+
+async def test_a_permanent_redirect_updates_the_url_a_temporary_one_does_not(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    target = feed_server.serve("/new.xml", Document.of(rss(("1", "One", "x"))))
+    moved = feed_server.url("/moved.xml")
+    temp = feed_server.url("/temp.xml")
+    feed_server.script("/moved.xml", redirect(301, "/new.xml"))
+    feed_server.script("/temp.xml", redirect(302, "/new.xml"))
+    h: Harness = await harness_factory({"moved": moved, "temp": temp})  # type: ignore[misc]
+    await h.service.poll_all()
+    assert (await h.feed("moved")).url == target
+    assert (await h.feed("temp")).url == temp
+
+
+async def test_429_retry_after_and_500_back_off_then_recover(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    good = Document.of(rss(("1", "One", "x")))
+    limited = feed_server.serve("/limited.xml", good)
+    broken = feed_server.serve("/broken.xml", good)
+    feed_server.script("/limited.xml", status(429, {"Retry-After": "7200"}))
+    feed_server.script("/broken.xml", status(500), status(500))
+    h: Harness = await harness_factory({"limited": limited, "broken": broken})  # type: ignore[misc]
+
+    await h.service.poll_all()
+    limited_feed, broken_feed = await h.feed("limited"), await h.feed("broken")
+    assert limited_feed.status is FeedStatus.ERROR and limited_feed.last_status_code == 429
+    assert limited_feed.next_poll_at is not None
+    assert limited_feed.next_poll_at >= START + timedelta(seconds=7200)
+    assert broken_feed.error_count == 1 and "500" in (broken_feed.last_error or "")
+    first_delay = broken_feed.next_poll_at - START  # type: ignore[operator]
+
+    h.clock.advance(timedelta(minutes=30))
+    await h.service.poll_all()
+    broken_feed = await h.feed("broken")
+    assert broken_feed.error_count == 2
+    assert broken_feed.next_poll_at - h.clock.now > first_delay / 2  # type: ignore[operator]
+
+    h.clock.advance(timedelta(hours=3))
+    await h.service.poll_all()
+    for feed_id in ("limited", "broken"):
+        feed = await h.feed(feed_id)
+        assert (feed.status, feed.error_count, feed.last_error) == (FeedStatus.OK, 0, None)
+
+
+async def test_hostile_servers_fail_fast_on_their_own_feed_only(
+    feed_server: FeedServer, harness_factory: Callable[..., object], tmp_path: Path
+) -> None:
+    bomb = (DATA / "feeds" / "entity_bomb.xml").read_bytes()
+    urls = {
+        "good": feed_server.serve("/good.xml", Document.of(rss(("1", "One", "x")))),
+        "bomb": feed_server.serve("/bomb.xml", Document.of(bomb)),
+        "endless": feed_server.url("/endless.xml"),
+        "stall": feed_server.url("/stall.xml"),
+        "html": feed_server.serve(
+            "/html.xml", Document(b"<html><body>Oops</body></html>", "text/html")
+        ),
+        "refused": "http://127.0.0.1:9/feed.xml",
+    }
+    feed_server.script("/endless.xml", endless_body())
+    feed_server.script("/stall.xml", stall_after_headers(feed_server))
+    h: Harness = await harness_factory(urls, fetch_timeout=1.5)  # type: ignore[misc]
+
+    tally = await h.service.poll_all()
+    assert tally.polled == len(urls)
+    assert (await h.feed("good")).status is FeedStatus.OK
+    errors = {feed_id: (await h.feed(feed_id)).last_error or "" for feed_id in urls}
+    assert "larger than" in errors["endless"]
+    assert "timed out" in errors["stall"]
+    assert errors["html"] and errors["refused"]
+    bomb_feed = await h.feed("bomb")
+    if bomb_feed.status is FeedStatus.OK:  # parsed safely: the entities were not expanded
+        assert all(len(a.title) < 10_000 for a in await h.service.store.articles_for_feed("bomb"))
+    for failure in tally.failures:
+        assert failure.feed_id in failure.error or failure.feed_id in str(failure)
+
+
+async def test_every_format_and_encoding_through_the_process_pool(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    files = sorted(
+        p
+        for p in (DATA / "feeds").iterdir()
+        if p.suffix in {".xml", ".rss", ".json", ".atom", ".rdf"}
+    )
+    files = [p for p in files if "bomb" not in p.name]
+    assert files, "fixtures missing"
+    urls = {f"f{n}": feed_server.serve_file(f"/{p.name}", p) for n, p in enumerate(files)}
+    h: Harness = await harness_factory(urls, processes=True)  # type: ignore[misc]
+    tally = await h.service.poll_all()
+    assert tally.polled == len(files)
+    assert tally.recorded > 0
+    titles = [
+        a.title for n in range(len(files)) for a in await h.service.store.articles_for_feed(f"f{n}")
+    ]
+    texts = " ".join(titles)
+    assert any("а" <= ch <= "я" for ch in texts), "Cyrillic (windows-1251) text was lost"
+
+
+@pytest.mark.skipif(not (CORPUS / "feeds" / "malformed").is_dir(), reason="no shared corpus")
+async def test_malformed_corpus_never_crashes_the_service(
+    feed_server: FeedServer, harness_factory: Callable[..., object]
+) -> None:
+    files = sorted(p for p in (CORPUS / "feeds" / "malformed").rglob("*") if p.is_file())
+    urls = {f"m{n}": feed_server.serve_file(f"/m/{n}", p) for n, p in enumerate(files)}
+    h: Harness = await harness_factory(urls)  # type: ignore[misc]
+    tally = await h.service.poll_all()
+    assert tally.polled == len(files)
+    summaries = await h.service.store.list_feeds()
+    assert {s.feed.status for s in summaries} <= {FeedStatus.OK, FeedStatus.ERROR}
+    assert sum(1 for s in summaries if s.feed.status is FeedStatus.OK) > len(files) // 2
