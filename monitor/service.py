@@ -125,7 +125,7 @@ class Service:
             owner=self.owner,
             clock=self._clock,
             limits=DispatchLimits(in_flight=settings.fetch_concurrency),
-            on_outcome=self.tally.add,
+            on_outcome=self._count,
         )
         log.info(
             "store %s ready: %d feeds (%d added, %d updated, %d disabled)",
@@ -165,8 +165,10 @@ class Service:
             await self.close()
 
     async def poll_all(self) -> PollTally:
-        """Make every feed due now and poll until nothing is due or in flight."""
+        """Make every feed due now, poll until nothing is due or in flight, and return the
+        tally of this cycle alone."""
         assert self._dispatcher is not None, "Service.start() first"
+        self.tally = PollTally()
         await self.store.mark_all_due(now=self._clock())
         await self._dispatcher.run_until_idle()
         return self.tally
@@ -188,6 +190,9 @@ class Service:
         if forced is not None:
             forced.cancel()
         await self.store.release_claims(self.owner)
+
+    def _count(self, outcome: PollOutcome) -> None:
+        self.tally.add(outcome)
 
     async def close(self) -> None:
         await self._stack.aclose()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,9 +63,6 @@ def write_config(folder: Path, feeds: dict[str, str], extra: str = "") -> Path:
     return path
 
 
-Spawn = Callable[..., "AsyncIterator[Service]"]
-
-
 class Harness:
     """A started Service on a temp config, its clock, and what its hook saw."""
 
@@ -79,20 +76,12 @@ class Harness:
         assert feed is not None
         return feed
 
-    async def poll(self) -> dict[str, PollStatus]:
-        self.service.tally = type(self.service.tally)()
-        outcomes: dict[str, PollStatus] = {}
-        tally = await self.service.poll_all()
-        for status_, count in tally.outcomes.items():
-            assert count >= 0
-            outcomes[status_.value] = status_
-        return outcomes
+
+MakeHarness = Callable[..., Awaitable[Harness]]
 
 
 @pytest.fixture
-async def harness_factory(
-    tmp_path: Path, database_url: str
-) -> AsyncIterator[Callable[..., object]]:
+async def harness_factory(tmp_path: Path, database_url: str) -> AsyncIterator[MakeHarness]:
     started: list[Service] = []
 
     async def make(
@@ -126,10 +115,10 @@ async def harness_factory(
 
 
 async def test_first_poll_records_but_does_not_alert_then_new_items_are_new(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"), ("2", "Two", "y"))))
-    h: Harness = await harness_factory({"a": url})  # type: ignore[misc]
+    h: Harness = await harness_factory({"a": url})
 
     await h.service.poll_all()
     assert h.new == []
@@ -147,21 +136,21 @@ async def test_first_poll_records_but_does_not_alert_then_new_items_are_new(
 
 
 async def test_backfill_alerts_on_the_newest_n_of_the_first_poll(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     items = [(str(n), f"Item {n}", "text") for n in range(5)]  # newest first
     url = feed_server.serve("/b.xml", Document.of(rss(*items)))
-    h: Harness = await harness_factory({"b": url}, extra="backfill: 2")  # type: ignore[misc]
+    h: Harness = await harness_factory({"b": url}, extra="backfill: 2")
     await h.service.poll_all()
     assert sorted(a.title for a in h.new) == ["Item 0", "Item 1"]
     assert await h.service.store.count_articles() == 5
 
 
 async def test_an_edited_item_is_updated_but_not_new_again(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     url = feed_server.serve("/e.xml", Document.of(rss(("1", "Old title", "x"))))
-    h: Harness = await harness_factory({"e": url})  # type: ignore[misc]
+    h: Harness = await harness_factory({"e": url})
     await h.service.poll_all()
     feed_server.serve("/e.xml", Document.of(rss(("1", "Corrected title", "x y"))))
     h.clock.advance(timedelta(hours=1))
@@ -172,12 +161,12 @@ async def test_an_edited_item_is_updated_but_not_new_again(
 
 
 async def test_304_and_an_unchanged_body_are_not_parsed(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     body = rss(("1", "One", "x"))
     url = feed_server.serve("/c.xml", Document.of(body))
     plain = feed_server.serve("/plain.xml", Document(body, etag=None, last_modified=None))
-    h: Harness = await harness_factory({"c": url, "plain": plain})  # type: ignore[misc]
+    h: Harness = await harness_factory({"c": url, "plain": plain})
     await h.service.poll_all()
     before = await h.feed("c")
 
@@ -193,28 +182,28 @@ async def test_304_and_an_unchanged_body_are_not_parsed(
 
 
 async def test_a_permanent_redirect_updates_the_url_a_temporary_one_does_not(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     target = feed_server.serve("/new.xml", Document.of(rss(("1", "One", "x"))))
     moved = feed_server.url("/moved.xml")
     temp = feed_server.url("/temp.xml")
     feed_server.script("/moved.xml", redirect(301, "/new.xml"))
     feed_server.script("/temp.xml", redirect(302, "/new.xml"))
-    h: Harness = await harness_factory({"moved": moved, "temp": temp})  # type: ignore[misc]
+    h: Harness = await harness_factory({"moved": moved, "temp": temp})
     await h.service.poll_all()
     assert (await h.feed("moved")).url == target
     assert (await h.feed("temp")).url == temp
 
 
 async def test_429_retry_after_and_500_back_off_then_recover(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     good = Document.of(rss(("1", "One", "x")))
     limited = feed_server.serve("/limited.xml", good)
     broken = feed_server.serve("/broken.xml", good)
     feed_server.script("/limited.xml", status(429, {"Retry-After": "7200"}))
     feed_server.script("/broken.xml", status(500), status(500))
-    h: Harness = await harness_factory({"limited": limited, "broken": broken})  # type: ignore[misc]
+    h: Harness = await harness_factory({"limited": limited, "broken": broken})
 
     await h.service.poll_all()
     limited_feed, broken_feed = await h.feed("limited"), await h.feed("broken")
@@ -238,7 +227,7 @@ async def test_429_retry_after_and_500_back_off_then_recover(
 
 
 async def test_hostile_servers_fail_fast_on_their_own_feed_only(
-    feed_server: FeedServer, harness_factory: Callable[..., object], tmp_path: Path
+    feed_server: FeedServer, harness_factory: MakeHarness, tmp_path: Path
 ) -> None:
     bomb = (DATA / "feeds" / "entity_bomb.xml").read_bytes()
     urls = {
@@ -253,7 +242,7 @@ async def test_hostile_servers_fail_fast_on_their_own_feed_only(
     }
     feed_server.script("/endless.xml", endless_body())
     feed_server.script("/stall.xml", stall_after_headers(feed_server))
-    h: Harness = await harness_factory(urls, fetch_timeout=1.5)  # type: ignore[misc]
+    h: Harness = await harness_factory(urls, fetch_timeout=1.5)
 
     tally = await h.service.poll_all()
     assert tally.polled == len(urls)
@@ -270,7 +259,7 @@ async def test_hostile_servers_fail_fast_on_their_own_feed_only(
 
 
 async def test_every_format_and_encoding_through_the_process_pool(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     files = sorted(
         p
@@ -280,7 +269,7 @@ async def test_every_format_and_encoding_through_the_process_pool(
     files = [p for p in files if "bomb" not in p.name]
     assert files, "fixtures missing"
     urls = {f"f{n}": feed_server.serve_file(f"/{p.name}", p) for n, p in enumerate(files)}
-    h: Harness = await harness_factory(urls, processes=True)  # type: ignore[misc]
+    h: Harness = await harness_factory(urls, processes=True)
     tally = await h.service.poll_all()
     assert tally.polled == len(files)
     assert tally.recorded > 0
@@ -293,11 +282,11 @@ async def test_every_format_and_encoding_through_the_process_pool(
 
 @pytest.mark.skipif(not (CORPUS / "feeds" / "malformed").is_dir(), reason="no shared corpus")
 async def test_malformed_corpus_never_crashes_the_service(
-    feed_server: FeedServer, harness_factory: Callable[..., object]
+    feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
     files = sorted(p for p in (CORPUS / "feeds" / "malformed").rglob("*") if p.is_file())
     urls = {f"m{n}": feed_server.serve_file(f"/m/{n}", p) for n, p in enumerate(files)}
-    h: Harness = await harness_factory(urls)  # type: ignore[misc]
+    h: Harness = await harness_factory(urls)
     tally = await h.service.poll_all()
     assert tally.polled == len(files)
     summaries = await h.service.store.list_feeds()

@@ -177,10 +177,9 @@ async def run(args: argparse.Namespace) -> list[tuple[Measure, Measure | None]]:
         try:
 
             async def monitor_cycle() -> str:
-                service.tally = type(service.tally)()
                 tally = await service.poll_all()
                 return " ".join(f"{s.value}:{n}" for s, n in sorted(tally.outcomes.items())) + (
-                    f" new:{tally.recorded}"
+                    f" recorded:{tally.recorded}"
                 )
 
             rows.append(
