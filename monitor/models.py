@@ -142,3 +142,112 @@ class PollOutcome:
     recorded: int = 0  # articles stored for the first time
     new_articles: tuple[Article, ...] = ()  # of those, the ones to match and alert on
     error: str | None = None
+
+
+# ---- rules: what config loads and match compiles -------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a definition was written, for `file:line` errors."""
+
+    path: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, slots=True)
+class TermSpec:
+    """A term as written: a word or phrase, `prefix*`, or `re:pattern`."""
+
+    text: str
+    case_sensitive: bool = False
+    where: SourceRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TermLists:
+    """`any` / `all` / `none` lists of keywords."""
+
+    any: tuple[TermSpec, ...] = ()
+    all: tuple[TermSpec, ...] = ()
+    none: tuple[TermSpec, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.any or self.all or self.none)
+
+
+@dataclass(frozen=True, slots=True)
+class ActorLists:
+    """`any` / `all` / `none` lists of actor ids."""
+
+    any: tuple[str, ...] = ()
+    all: tuple[str, ...] = ()
+    none: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.any or self.all or self.none)
+
+
+ACTOR_KINDS = ("country", "person", "organization", "place", "other")
+RULE_FIELDS = ("title", "summary", "content", "author", "tags")
+DEFAULT_RULE_FIELDS = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class ActorSpec:
+    """A country, person or organisation with every surface form a news text uses for it."""
+
+    id: str
+    kind: str  # one of ACTOR_KINDS
+    names: tuple[TermSpec, ...]
+    part_of: tuple[str, ...] = ()  # a mention of this actor also counts for these
+    where: SourceRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSpec:
+    """A watch rule as written. It matches when every condition it has holds."""
+
+    id: str
+    description: str = ""
+    feeds: tuple[str, ...] = ()  # feed ids and "tag:NAME"; empty = every feed
+    fields: tuple[str, ...] = DEFAULT_RULE_FIELDS
+    keywords: TermLists = field(default_factory=TermLists)
+    actors: ActorLists = field(default_factory=ActorLists)
+    query: str | None = None
+    notify: tuple[str, ...] = ()
+    min_score: float | None = None
+    where: SourceRef | None = None
+    query_where: SourceRef | None = None  # the line of `query:`, for column-precise errors
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Every actor and rule of a configuration, ids unique across files."""
+
+    actors: tuple[ActorSpec, ...] = ()
+    rules: tuple[RuleSpec, ...] = ()
+
+
+# ---- match results: exactly what the webhook payload carries --------------------------------
+@dataclass(frozen=True, slots=True)
+class TermHit:
+    term: str  # as written in the rule
+    field: str  # title, summary, content, author, tags
+    snippet: str  # about 80 characters either side, cut at word boundaries
+
+
+@dataclass(frozen=True, slots=True)
+class ActorHit:
+    id: str
+    name: str  # the actor's first name (its display name)
+    mentions: tuple[str, ...]  # the surface forms found in the text, as they appear there
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    rule_id: str
+    keywords: tuple[TermHit, ...]
+    actors: tuple[ActorHit, ...]
+    score: float
