@@ -251,3 +251,19 @@ class RuleMatch:
     keywords: tuple[TermHit, ...]
     actors: tuple[ActorHit, ...]
     score: float
+
+
+# ---- alerts: what the store keeps of a match ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A rule matched a new article: stored once per rule and story (unique rule × story)."""
+
+    id: str  # uuid4 hex, stable: the webhook payload's "id"
+    rule_id: str
+    feed_id: str
+    article_key: str
+    url: str | None  # the article's canonical URL, else its link
+    detected_at: datetime  # UTC: when the poll that stored the article ran
+    score: float
+    match: RuleMatch
+    title: str = ""  # the article's title, for listings

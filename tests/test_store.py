@@ -640,6 +640,7 @@ async def test_a_plain_postgresql_url_gets_the_async_driver(
 
 async def test_store_errors_name_the_operation(store: Store) -> None:
     async with store.engine.begin() as conn:
+        await conn.execute(sa.text("DROP TABLE alerts"))
         await conn.execute(sa.text("DROP TABLE articles"))
 
     with pytest.raises(StoreError, match="counting articles failed") as caught:

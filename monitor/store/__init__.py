@@ -1,4 +1,4 @@
-"""The store: feeds, their polling state and the articles seen, in SQLite or PostgreSQL.
+"""The store: feeds, their polling state, the articles seen and their alerts; SQLite or PostgreSQL.
 
 `open_store(url)` connects, applies the migrations and returns the `Store`.
 """

@@ -15,35 +15,49 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.models import Article
+from monitor.models import Alert, Article
 from monitor.store.schema import articles, chunks
 
 
 @dataclass(frozen=True, slots=True)
 class RecordResult:
-    """What `record_poll` stored: the articles seen for the first time, in input order, and
-    how many stored ones were edited (updated in place, not new)."""
+    """What `record_poll` stored: the articles seen for the first time, in input order, how
+    many stored ones were edited (updated in place, not new), and the alerts created."""
 
     inserted: tuple[Article, ...] = ()
     edited: int = 0
+    alerts: tuple[Alert, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedArticles:
+    """What `record_articles` wrote: the new articles with their row ids, in input order."""
+
+    inserted: tuple[tuple[int, Article], ...] = ()
+    edited: int = 0
+
+    def result(self, alerts: tuple[Alert, ...] = ()) -> RecordResult:
+        return RecordResult(tuple(a for _, a in self.inserted), self.edited, alerts)
 
 
 async def record_articles(
     conn: AsyncConnection, feed_id: str, items: Sequence[Article], *, now: datetime
-) -> RecordResult:
+) -> RecordedArticles:
     """Insert the unseen `items`, update the edited ones; see `Store.record_poll`."""
     by_key: dict[str, Article] = {}
     for item in items:
         by_key.setdefault(_clean(item.key), item)  # a key repeated in one document: first wins
     if not by_key:
-        return RecordResult()
+        return RecordedArticles()
     stored = await _stored_hashes(conn, feed_id, list(by_key))
     fresh = [a for k, a in by_key.items() if k not in stored]
     edits = [a for k, a in by_key.items() if k in stored and stored[k] != a.content_hash]
     inserted = await _insert(conn, fresh, now)
     await _update_edits(conn, edits, now)
-    return RecordResult(
-        inserted=tuple(a for a in fresh if (a.feed_id, _clean(a.key)) in inserted),
+    return RecordedArticles(
+        inserted=tuple(
+            (inserted[pair], a) for a in fresh if (pair := (a.feed_id, _clean(a.key))) in inserted
+        ),
         edited=len(edits),
     )
 
@@ -64,23 +78,23 @@ async def _stored_hashes(
 
 async def _insert(
     conn: AsyncConnection, fresh: Sequence[Article], now: datetime
-) -> set[tuple[str, str]]:
-    """Insert `fresh`; returns the (feed_id, key) pairs actually written.
+) -> dict[tuple[str, str], int]:
+    """Insert `fresh`; returns the row ids of the (feed_id, key) pairs actually written.
 
     ON CONFLICT DO NOTHING: a row another writer stored meanwhile (a replica whose lease
     expired) is not new; RETURNING tells which rows went in. SQLAlchemy batches the
     parameter sets into multi-row VALUES ("insertmanyvalues").
     """
     if not fresh:
-        return set()
+        return {}
     insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = (
         insert(articles)
         .on_conflict_do_nothing(index_elements=[articles.c.feed_id, articles.c.key])
-        .returning(articles.c.feed_id, articles.c.key)
+        .returning(articles.c.id, articles.c.feed_id, articles.c.key)
     )
     rows = await conn.execute(statement, [_insert_values(a, now) for a in fresh])
-    return {(row.feed_id, row.key) for row in rows}
+    return {(row.feed_id, row.key): row.id for row in rows}
 
 
 def _insert_values(article: Article, now: datetime) -> dict[str, Any]:

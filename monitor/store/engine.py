@@ -12,7 +12,7 @@ import contextlib
 import re
 import sqlite3
 import traceback
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -27,8 +27,9 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.errors import StoreError
-from monitor.models import Article, Feed, FeedStateUpdate, FeedSummary
+from monitor.models import Alert, Article, Feed, FeedStateUpdate, FeedSummary, RuleMatch
 from monitor.redact import REDACTED, redact_url
+from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
 from monitor.store import feeds as feed_rows
 from monitor.store.articles import RecordResult
@@ -188,7 +189,7 @@ def _upgrade_to_head(connection: Connection) -> None:
 
 
 class Store:
-    """Everything the daemon keeps: feeds, their polling state and the articles seen.
+    """Everything the daemon keeps: feeds, their polling state, the articles seen, the alerts.
 
     Get one from `open_store`; close it with `close()` or `async with`. Every method is one
     transaction. Times are passed in (`now=`), UTC-aware, and come back UTC-aware.
@@ -318,18 +319,33 @@ class Store:
         articles: Sequence[Article] = (),
         *,
         owner: str | None = None,
+        matches: Mapping[str, Sequence[RuleMatch]] | None = None,
     ) -> RecordResult:
-        """Store one poll's outcome in one transaction: the feed's state, its lease, its items.
+        """Store one poll's outcome in one transaction: the feed's state, its lease, its items,
+        their alerts.
 
         The feed row gets `update` (`validators=None` keeps the stored ones; `error=None` is a
         success and resets the error count) and its lease ends (with `owner`, only if `owner`
         still holds it). Articles not stored yet for the feed are inserted and returned, in
         input order; a stored one whose `content_hash` changed is updated and only counted.
+
+        `matches` maps an article key to the rule matches found in it before the write. Each
+        article inserted now (not one stored already) gets an alert per match, detected at
+        `update.polled_at`, unless its story (canonical URL, else feed and key) has an alert
+        for that rule already; the alerts created are returned.
         """
         async with self._write(f"recording the poll of feed {feed_id} failed") as conn:
             if not await feed_rows.update_feed_state(conn, feed_id, update, owner=owner):
                 raise StoreError(f"no feed {feed_id} to record a poll for")
-            return await article_rows.record_articles(conn, feed_id, articles, now=update.polled_at)
+            recorded = await article_rows.record_articles(
+                conn, feed_id, articles, now=update.polled_at
+            )
+            if not matches or not recorded.inserted:
+                return recorded.result()
+            created = await alert_rows.record_alerts(
+                conn, recorded.inserted, matches, detected_at=update.polled_at
+            )
+            return recorded.result(created)
 
     async def get_feed(self, feed_id: str) -> Feed | None:
         async with self._read("reading a feed failed") as conn:
@@ -353,3 +369,20 @@ class Store:
     async def count_articles(self) -> int:
         async with self._read("counting articles failed") as conn:
             return await article_rows.count_articles(conn)
+
+    async def list_alerts(
+        self, *, since: datetime | None = None, rule_id: str | None = None, limit: int = 100
+    ) -> list[Alert]:
+        """The `limit` newest alerts, newest first: detected at `since` or later, of `rule_id`."""
+        if limit <= 0:
+            return []
+        async with self._read("listing alerts failed") as conn:
+            return await alert_rows.list_alerts(conn, since=since, rule_id=rule_id, limit=limit)
+
+    async def get_alert(self, alert_id: str) -> Alert | None:
+        async with self._read("reading an alert failed") as conn:
+            return await alert_rows.get_alert(conn, alert_id)
+
+    async def count_alerts(self) -> int:
+        async with self._read("counting alerts failed") as conn:
+            return await alert_rows.count_alerts(conn)

@@ -140,3 +140,32 @@ articles = sa.Table(
     sa.Index(None, "url", postgresql_using="hash"),
     sa.Index(None, "feed_id", "first_seen_at"),
 )
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    # uuid4 hex, made at insert: the same id goes in the webhook payload and its deliveries.
+    sa.Column("id", sa.Text(), primary_key=True),
+    _text("rule_id", nullable=False),
+    # The article's canonical URL, else feed_id + "\x1f" + key: one story, one alert per rule,
+    # whichever feed (or replica) saw it first.
+    _text("story_key", nullable=False),
+    sa.Column(
+        "article_id",
+        articles.c.id.type,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _text("feed_id", nullable=False),
+    _text("article_key", nullable=False),
+    _text("url"),
+    _time("detected_at", nullable=False),
+    sa.Column("score", sa.Float(), nullable=False),
+    sa.Column("matches", sa.JSON(), nullable=False),  # {"keywords": [...], "actors": [...]}
+    sa.UniqueConstraint("rule_id", "story_key"),
+    sa.Index(None, "detected_at"),
+    sa.Index(None, "rule_id", "detected_at"),
+    # PostgreSQL does not index a referencing column itself: without this, deleting old
+    # articles would scan the alerts once per article for the cascade.
+    sa.Index(None, "article_id"),
+)
