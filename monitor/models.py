@@ -140,8 +140,9 @@ class PollOutcome:
     feed_id: str
     status: PollStatus
     recorded: int = 0  # articles stored for the first time
-    new_articles: tuple[Article, ...] = ()  # of those, the ones to match and alert on
+    new_articles: tuple[Article, ...] = ()  # of those, the ones matched against the rules
     error: str | None = None
+    alerts: tuple[Alert, ...] = ()  # created by this poll
 
 
 # ---- rules: what config loads and match compiles -------------------------------------------
@@ -203,6 +204,7 @@ class ActorSpec:
     names: tuple[TermSpec, ...]
     part_of: tuple[str, ...] = ()  # a mention of this actor also counts for these
     where: SourceRef | None = None
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)

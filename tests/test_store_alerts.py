@@ -4,10 +4,8 @@ one per rule × story, listed newest first, and the 0002 migration over a 0001 d
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -26,42 +24,10 @@ from monitor.models import (
 )
 from monitor.store import RecordResult, Store, open_store
 from monitor.store.engine import alembic_config, async_database_url
+from tests.test_store import FeedConf, article
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 SHARED_URL = "https://news.example/armenia-azerbaijan-treaty"
-
-
-@dataclasses.dataclass(frozen=True)
-class FeedConf:
-    """A FeedConfigLike, as the config package gives them."""
-
-    id: str
-    url: str = ""
-    interval: timedelta = timedelta(minutes=10)
-    tags: tuple[str, ...] = ()
-    backfill: int = 0
-    title: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.url:
-            object.__setattr__(self, "url", f"https://example.org/{self.id}.xml")
-
-
-def article(feed_id: str, key: str, **changes: Any) -> Article:
-    fields: dict[str, Any] = {
-        "feed_id": feed_id,
-        "key": key,
-        "url": f"https://example.org/{feed_id}/{key}",
-        "link": f"https://example.org/{feed_id}/{key}?utm_source=rss",
-        "title": f"Title {key}",
-        "summary": f"Summary {key}",
-        "content": f"Content {key}",
-        "summary_text": f"Summary {key}",
-        "content_text": f"Content {key}",
-        "content_hash": f"hash-{key}",
-    }
-    fields.update(changes)
-    return Article(**fields)
 
 
 def polled(at: datetime = NOW) -> FeedStateUpdate:

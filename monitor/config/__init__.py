@@ -2,6 +2,7 @@
 
     settings = load_settings()            # MONITOR_* variables and ./.env
     config = load_config(settings)        # --config / MONITOR_CONFIG / ./monitor.yaml / embedded
+    config.rules                          # the actors and rules of its rule files
 
 Both raise `ConfigErrors` listing every problem as `file:line: field: message` (exit code 2).
 Loading reads files: call it from a thread (`asyncio.to_thread`) when an event loop is running.
@@ -9,6 +10,7 @@ Loading reads files: call it from a thread (`asyncio.to_thread`) when an event l
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections import ChainMap
 from collections.abc import Mapping
@@ -18,6 +20,7 @@ from dotenv import dotenv_values
 
 from monitor.config.defaults import embedded_config_path
 from monitor.config.files import load_yaml
+from monitor.config.rules import display_path, load_rules
 from monitor.config.schema import FeedConfig, MonitorConfig, NotifierConfig, build_config
 from monitor.config.settings import Settings, load_settings
 from monitor.errors import ConfigError, ConfigErrors
@@ -57,8 +60,10 @@ def load_config(
     else the embedded default. `${VAR}` is read from `environ`, by default the environment and
     then `./.env` (the file Settings reads), so a secret kept in .env can be used in the YAML.
 
-    A path that was asked for but does not exist is an error, never a fallback. Raises ConfigErrors
-    with every problem found, sorted by file and line.
+    The rule files it names are loaded into `config.rules`, checked against its feeds and
+    notifiers. A path that was asked for but does not exist is an error, never a fallback.
+    Raises ConfigErrors with every problem found: monitor.yaml first, then each rule file in
+    turn, each by line.
     """
     path = path if path is not None else resolve_config_path(settings)
     embedded = path is None
@@ -73,9 +78,23 @@ def load_config(
         embedded=embedded,
         default_interval=settings.default_interval,
     )
+    feeds = {feed.id: feed.tags for feed in config.feeds}
+    notifiers = [notifier.id for notifier in config.notifiers]
+    rules = load_rules(
+        config.rule_files, errors, feeds=feeds, notifiers=notifiers, environ=variables
+    )
     if errors:
-        raise ConfigErrors(sorted(errors, key=lambda e: (e.path or "", e.line or 0)))
-    return config
+        files = [str(source), *(display_path(path) for path in config.rule_files)]
+        raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, files)))
+    return dataclasses.replace(config, rules=rules)
+
+
+def _error_order(error: ConfigError, files: list[str]) -> tuple[int, str, int]:
+    """Errors without a file first, then by the order files were read, then by line."""
+    if error.path is None:
+        return (-1, "", error.line or 0)
+    rank = files.index(error.path) if error.path in files else len(files)
+    return (rank, error.path, error.line or 0)
 
 
 def interpolation_environ(dotenv: Path = Path(DOTENV_NAME)) -> Mapping[str, str]:

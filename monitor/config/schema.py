@@ -6,61 +6,51 @@ the list it is given, so that one run of `monitor check` shows them all.
 
 from __future__ import annotations
 
-import difflib
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, TypeVar, cast, get_args
-from urllib.parse import urlsplit
 
 from monitor.config.defaults import resolve_rule_path
 from monitor.config.files import Located
-from monitor.config.settings import DEFAULT_INTERVAL, DURATION_HINT, parse_duration
+from monitor.config.settings import DEFAULT_INTERVAL
+from monitor.config.validate import (
+    Checker,
+    given,
+    id_nodes,
+    id_problem,
+    one_of,
+    suggestion,
+    url_problem,
+)
 from monitor.errors import ConfigError
-from monitor.redact import REDACTED, redact_url
+from monitor.models import RuleSet, RuleSpec
+from monitor.redact import redact_url
+
+__all__ = [
+    "DELIVERY_MODES",
+    "NOTIFIER_TYPES",
+    "FeedConfig",
+    "MonitorConfig",
+    "NotifierConfig",
+    "build_config",
+    "freeze",
+    "id_problem",
+    "url_problem",
+]
 
 NotifierType = Literal["console", "file", "email", "webhook"]
 NOTIFIER_TYPES: tuple[str, ...] = get_args(NotifierType)
 DELIVERY_MODES = ("immediate", "digest")
-ID_MAX = 64
-_ID = re.compile(r"[a-z0-9_-]+")
-_ID_RULE = f'use lower-case letters, digits, "-" and "_" (at most {ID_MAX} characters)'
 _RULE_SUFFIXES = (".yaml", ".yml")
-_INTEGER = re.compile(r"\s*-?[0-9]+\s*", re.ASCII)
 
 TOP_KEYS = ("feeds", "rules", "notifiers", "ops_notify")
 FEED_KEYS = ("id", "url", "interval", "tags", "backfill", "title")
 # Keys every notifier has; the rest are its type's options, checked by the delivery stage.
 NOTIFIER_KEYS = ("id", "type")
 _REQUIRED_OPTIONS = {"webhook": ("url",), "email": ("to",), "file": ("path",)}
-
-
-def id_problem(value: str) -> str | None:
-    """Why `value` is not a valid feed or notifier id, or None."""
-    if not _ID.fullmatch(value) or len(value) > ID_MAX:
-        return f"is not a valid id: {_ID_RULE}"
-    return None
-
-
-def url_problem(value: str) -> str | None:
-    """Why `value` is not an absolute http(s) URL with a host, or None."""
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        return "is not a URL: expected http://host/... or https://host/..."
-    if any(ch.isspace() for ch in value):
-        return "is not a URL: it contains whitespace (encode spaces as %20)"
-    if not parts.scheme:
-        return "is not a URL: it needs http:// or https:// in front"
-    if parts.scheme.lower() not in ("http", "https"):
-        return f'uses "{parts.scheme}": only http and https URLs are supported'
-    if not parts.hostname:
-        return "has no host: expected http://host/... or https://host/..."
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +100,8 @@ class NotifierConfig:
 
 @dataclass(frozen=True, slots=True)
 class MonitorConfig:
-    """A validated monitor.yaml. `rule_files` are the files `rule_paths` expand to, in order."""
+    """A validated monitor.yaml. `rule_files` are the files `rule_paths` expand to, in order;
+    `rules` holds the actors and rules they define (ids unique across files)."""
 
     source: Path | None = None  # the file it came from; None when not file based
     embedded: bool = False  # True for the built-in default
@@ -119,6 +110,7 @@ class MonitorConfig:
     rule_files: tuple[Path, ...] = ()
     notifiers: tuple[NotifierConfig, ...] = ()
     ops_notify: tuple[str, ...] = ()
+    rules: RuleSet = field(default_factory=RuleSet)
     _feeds: Mapping[str, FeedConfig] = field(init=False, repr=False, compare=False, hash=False)
     _notifiers: Mapping[str, NotifierConfig] = field(
         init=False, repr=False, compare=False, hash=False
@@ -147,6 +139,19 @@ class MonitorConfig:
         except KeyError:
             raise KeyError(f"no notifier {notifier_id!r} in the configuration") from None
 
+    def rule(self, rule_id: str) -> RuleSpec:
+        """The rule with this id. Raises KeyError."""
+        for rule in self.rules.rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(f"no rule {rule_id!r} in the configuration")
+
+    def notifiers_for(self, rule: RuleSpec) -> tuple[NotifierConfig, ...]:
+        """Where the rule's alerts go: its `notify` list, or every notifier when it has none."""
+        if not rule.notify:
+            return self.notifiers
+        return tuple(self._notifiers[n] for n in rule.notify if n in self._notifiers)
+
 
 _Entry = TypeVar("_Entry", FeedConfig, NotifierConfig)
 
@@ -170,7 +175,10 @@ def build_config(
 ) -> MonitorConfig:
     """Validate a parsed monitor.yaml. Every problem is appended to `errors`; the returned
     config is only meaningful when none was."""
-    check = _Checker(errors)
+    check = _ConfigChecker(errors)
+    if root.value is None and not root.unresolved:
+        check.report(root, 'the file is empty: it needs at least a "feeds:" list')
+        return MonitorConfig(source=source, embedded=embedded)
     top = check.mapping(root, TOP_KEYS, required=("feeds",), what="the top level")
     if top is None:
         return MonitorConfig(source=source, embedded=embedded)
@@ -180,7 +188,7 @@ def build_config(
     notifier_items = check.items(top.get("notifiers"))
     notifiers = check.notifiers(notifier_items)
     ops_notify = check.ops_notify(
-        top.get("ops_notify"), [str(node.value) for node in _id_nodes(notifier_items)]
+        top.get("ops_notify"), [str(node.value) for node in id_nodes(notifier_items)]
     )
     return MonitorConfig(
         source=source,
@@ -193,154 +201,10 @@ def build_config(
     )
 
 
-def _suggestion(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f' (did you mean "{close[0]}"?)' if close else ""
+class _ConfigChecker(Checker):
+    """The monitor.yaml sections: feeds, rule paths, notifiers and ops_notify."""
 
-
-def _one_of(words: Sequence[str], last: str = "or") -> str:
-    """`a, b or c`."""
-    if len(words) < 2:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} {last} {words[-1]}"
-
-
-def _shown_url(node: Located) -> str:
-    if node.template is None and isinstance(node.value, str):
-        redacted = redact_url(node.value)
-        # A URL too broken to parse cannot be redacted, so it is not shown.
-        return "this value" if redacted == REDACTED else f'"{redacted}"'
-    return node.shown()
-
-
-@dataclass(slots=True)
-class _Checker:
-    """Reads values out of `Located` nodes. A getter given None (the key is absent) or an
-    unresolved `${VAR}` returns None without a message: that was reported already."""
-
-    errors: list[ConfigError]
-
-    def report(self, node: Located, message: str, *, key: str | None = None) -> None:
-        self.errors.append(node.error(message, key=key))
-
-    def mapping(
-        self,
-        node: Located,
-        allowed: Sequence[str] | None,
-        *,
-        required: Sequence[str] = (),
-        what: str = "",
-    ) -> Mapping[str, Located] | None:
-        """The mapping at `node`, after reporting unknown and missing keys."""
-        if node.unresolved:
-            return None
-        if node.mapping is None:
-            self._not_a_mapping(node, allowed, what)
-            return None
-        for key in node.mapping:
-            if allowed is not None and key not in allowed:
-                hint = _suggestion(key, allowed) or f": expected {_one_of(allowed)}"
-                self.report(node, f'unknown key "{key}"{hint}', key=key)
-        for key in required:
-            if key not in node.mapping:
-                self.report(node, f'missing required key "{key}"')
-        return node.mapping
-
-    def _not_a_mapping(self, node: Located, allowed: Sequence[str] | None, what: str) -> None:
-        if not node.field and node.value is None:
-            self.report(node, 'the file is empty: it needs at least a "feeds:" list')
-            return
-        keys = f" with keys {_one_of(allowed, 'and')}" if allowed else ""
-        where = f"{what} must be" if what else "expected"
-        self.report(node, f"{where} a mapping{keys}, not {node.kind}")
-
-    def items(self, node: Located | None) -> tuple[Located, ...]:
-        """The list at `node`; absent, null (`key:` with nothing after) and unresolved are ()."""
-        if node is None or node.value is None:
-            return ()
-        if node.sequence is None:
-            hint = f" (write [{node.value}])" if isinstance(node.value, str) else ""
-            self.report(node, f"expected a list, not {node.kind}{hint}")
-            return ()
-        return node.sequence
-
-    def string(self, node: Located | None) -> str | None:
-        """A non-empty string, else None (reported)."""
-        if node is None or node.unresolved:
-            return None
-        if not isinstance(node.value, str):
-            scalar = isinstance(node.value, int | float | date)
-            hint = " (put it in quotes to make it a string)" if scalar else ""
-            self.report(node, f"expected a string, not {node.kind}{hint}")
-            return None
-        if not node.value.strip():
-            self.report(node, "must not be empty")
-            return None
-        return node.value
-
-    def identifier(self, node: Located | None) -> str | None:
-        value = self.string(node)
-        if value is not None and node is not None and (problem := id_problem(value)):
-            self.report(node, f"{node.shown()} {problem}")
-            return None
-        return value
-
-    def url(self, node: Located | None) -> str | None:
-        value = self.string(node)
-        if value is not None and node is not None and (problem := url_problem(value)):
-            self.report(node, f"{_shown_url(node)} {problem}")
-            return None
-        return value
-
-    def choice(self, node: Located | None, choices: Sequence[str], what: str) -> str | None:
-        value = self.string(node)
-        if value is not None and node is not None and value not in choices:
-            hint = _suggestion(value, choices) or f": use {_one_of(choices)}"
-            self.report(node, f"{node.shown()} is not a {what}{hint}")
-            return None
-        return value
-
-    def duration(self, node: Located, default: timedelta) -> timedelta | None:
-        """A duration string (`10m`) or a whole number of seconds; null means `default`."""
-        value = node.value
-        if node.unresolved:
-            return None
-        if value is None:
-            return default
-        try:
-            if isinstance(value, str):
-                return parse_duration(value)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return parse_duration(str(value))
-        except ValueError as exc:
-            # An expanded ${VAR} is named, not repeated: parse_duration's message holds the value.
-            shown = f"{node.shown()} is not a duration: {DURATION_HINT}"
-            self.report(node, shown if node.template is not None else str(exc))
-            return None
-        self.report(node, f"{node.shown()} is not a duration: {DURATION_HINT}")
-        return None
-
-    def count(self, node: Located) -> int | None:
-        """A whole number, 0 or more (a `${VAR}` gives its digits as a string)."""
-        value = node.value
-        if node.unresolved:
-            return None
-        if node.template is not None and isinstance(value, str) and _INTEGER.fullmatch(value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.report(node, f"expected a whole number, not {node.shown()}")
-            return None
-        if value < 0:
-            self.report(node, f"must be 0 or more, not {node.shown()}")
-            return None
-        return value
-
-    def strings(self, node: Located | None) -> tuple[str, ...] | None:
-        """A list of non-empty strings, duplicates dropped; None if any entry is bad."""
-        values = [self.string(item) for item in self.items(node)]
-        if any(value is None for value in values):
-            return None
-        return tuple(dict.fromkeys(cast(list[str], values)))
+    __slots__ = ()
 
     def feeds(
         self, items: Sequence[Located], default_interval: timedelta
@@ -348,19 +212,6 @@ class _Checker:
         self.unique_ids(items, "feed")
         feeds = (self.feed(item, default_interval) for item in items)
         return _first_by_id(feed for feed in feeds if feed is not None)
-
-    def unique_ids(self, items: Sequence[Located], what: str) -> None:
-        """Reports every id used a second time, even by an entry that is invalid otherwise."""
-        first: dict[str, Located] = {}
-        for node in _id_nodes(items):
-            assert isinstance(node.value, str)
-            if node.value not in first:
-                first[node.value] = node
-                continue
-            origin = first[node.value].field.rsplit(".", 1)[0]
-            line = first[node.value].line
-            message = f'duplicate {what} id "{node.value}" (first used by {origin} on line {line})'
-            self.report(node, message)
 
     def feed(self, node: Located, default_interval: timedelta) -> FeedConfig | None:
         fields = self.mapping(node, FEED_KEYS, required=("id", "url"))
@@ -377,10 +228,10 @@ class _Checker:
         )
         tags = self.strings(fields.get("tags"))
         backfill = 0 if backfill_node is None else self.count(backfill_node)
-        title = self.string(title_node) if _given(title_node) else None
+        title = self.string(title_node) if given(title_node) else None
         if feed_id is None or url is None or interval is None or tags is None or backfill is None:
             return None
-        if _given(title_node) and title is None:
+        if given(title_node) and title is None:
             return None
         return FeedConfig(feed_id, url, interval, tags, backfill, title)
 
@@ -468,8 +319,8 @@ class _Checker:
             if name is None:
                 continue
             if name not in known:
-                hint = _suggestion(name, known) or (
-                    f": use {_one_of(known)}" if known else ": no notifiers are defined"
+                hint = suggestion(name, known) or (
+                    f": use {one_of(known)}" if known else ": no notifiers are defined"
                 )
                 self.report(item, f'unknown notifier "{name}"{hint}')
                 continue
@@ -483,13 +334,3 @@ def _first_by_id(entries: Iterable[_Entry]) -> tuple[_Entry, ...]:
     for entry in entries:
         unique.setdefault(entry.id, entry)
     return tuple(unique.values())
-
-
-def _id_nodes(items: Iterable[Located]) -> list[Located]:
-    """The `id` values the entries claim, valid or not, so that one typo is not reported twice."""
-    ids = (item.mapping.get("id") if item.mapping is not None else None for item in items)
-    return [node for node in ids if node is not None and isinstance(node.value, str)]
-
-
-def _given(node: Located | None) -> bool:
-    return node is not None and (node.value is not None or node.unresolved)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from monitor.models import Article
 
@@ -23,7 +23,8 @@ from monitor.models import Article
 TRACKING_PARAMS = frozenset(
     {"fbclid", "gclid", "dclid", "mc_cid", "mc_eid", "igshid", "yclid", "_ga"}
 )
-CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+# Controls and every kind of space (a stray NBSP must not survive one pass and not the next).
+CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]|\s")
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # A guid longer than this is stored as its hash: keys are indexed, and PostgreSQL refuses
 # B-tree entries over ~2.7 kB.
@@ -83,7 +84,7 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
 
 def _quote_controls(text: str) -> str:
     """Percent-encode spaces and control characters, as URL serialisers do (WHATWG URL)."""
-    return CONTROL_OR_SPACE.sub(lambda m: f"%{ord(m.group()):02X}", text)
+    return CONTROL_OR_SPACE.sub(lambda m: quote(m.group(), safe=""), text)
 
 
 def link_base(feed_url: str) -> str:
