@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from monitor.errors import FetchError, ParseError
 from monitor.fetch import next_poll_at, retry_delay
 from monitor.models import (
+    Alert,
     Article,
     Feed,
     FeedStateUpdate,
@@ -22,6 +23,7 @@ from monitor.models import (
     ParsedFeed,
     PollOutcome,
     PollStatus,
+    RuleMatch,
     Validators,
 )
 from monitor.parse import body_hash
@@ -30,6 +32,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 NewArticlesHook = Callable[[Feed, Sequence[Article]], Awaitable[None]]
+# Runs the compiled rules on new articles: article key -> the rules it matches.
+MatchArticles = Callable[[Feed, Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
 
 # A feed is unhealthy after this many failed polls in a row (a single glitch is only an error).
 UNHEALTHY_AFTER = 3
@@ -50,6 +54,8 @@ class ParsesFeeds(Protocol):
 
 
 class RecordsPolls(Protocol):
+    async def unseen_keys(self, feed_id: str, keys: Sequence[str]) -> set[str]: ...
+
     async def record_poll(
         self,
         feed_id: str,
@@ -57,12 +63,16 @@ class RecordsPolls(Protocol):
         articles: Sequence[Article] = (),
         *,
         owner: str | None = None,
+        matches: Mapping[str, Sequence[RuleMatch]] | None = None,
     ) -> RecordResultLike: ...
 
 
 class RecordResultLike(Protocol):
     @property
     def inserted(self) -> tuple[Article, ...]: ...
+
+    @property
+    def alerts(self) -> tuple[Alert, ...]: ...
 
 
 def select_new(feed: Feed, inserted: Sequence[Article]) -> tuple[Article, ...]:
@@ -91,6 +101,7 @@ class Poller:
         owner: str,
         clock: Clock = utc_now,
         rng: random.Random | None = None,
+        match: MatchArticles | None = None,
         on_new_articles: NewArticlesHook | None = None,
     ) -> None:
         self._store = store
@@ -99,6 +110,7 @@ class Poller:
         self._owner = owner
         self._clock = clock
         self._rng = rng or random.Random()
+        self._match = match
         self._on_new_articles = on_new_articles
 
     async def poll(self, feed: Feed) -> PollOutcome:
@@ -156,10 +168,16 @@ class Poller:
     ) -> PollOutcome:
         validators = Validators(result.etag, result.last_modified, digest)
         update = self._success(feed, result, validators, parsed.title or None)
+        # Match before writing, so that articles, their alerts and the feed state are one
+        # transaction (DESIGN: a crash at any point loses nothing and sends nothing twice).
+        unseen = await self._store.unseen_keys(feed.id, [a.key for a in parsed.articles])
+        candidates = select_new(feed, [a for a in parsed.articles if a.key in unseen])
+        matches = self._match(feed, candidates) if candidates and self._match else {}
         recorded = await self._store.record_poll(
-            feed.id, update, parsed.articles, owner=self._owner
+            feed.id, update, parsed.articles, owner=self._owner, matches=matches
         )
-        new = select_new(feed, recorded.inserted)
+        inserted = {a.key for a in recorded.inserted}
+        new = tuple(a for a in candidates if a.key in inserted)
         if parsed.warning:
             log.info(
                 "feed %s: recovered from a malformed document: %s",
@@ -170,7 +188,11 @@ class Poller:
         if new and self._on_new_articles is not None:
             await self._on_new_articles(feed, new)
         return PollOutcome(
-            feed.id, PollStatus.NEW_ITEMS, recorded=len(recorded.inserted), new_articles=new
+            feed.id,
+            PollStatus.NEW_ITEMS,
+            recorded=len(recorded.inserted),
+            new_articles=new,
+            alerts=recorded.alerts,
         )
 
     async def _record_failure(

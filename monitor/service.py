@@ -11,14 +11,15 @@ import random
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.config import MonitorConfig, Settings
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
-from monitor.models import PollOutcome, PollStatus
+from monitor.match import ArticleText, Matcher, compile_rules
+from monitor.models import Article, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
 from monitor.redact import redact_url
@@ -26,6 +27,26 @@ from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
 from monitor.store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+
+def compile_matcher(config: MonitorConfig) -> Matcher:
+    """The config's rules compiled into one matcher; ConfigErrors with file:line if a rule
+    cannot be compiled (a bad regex or query)."""
+    return compile_rules(config.rules)
+
+
+def match_articles(
+    matcher: Matcher, feed: Feed, articles: Sequence[Article]
+) -> Mapping[str, Sequence[RuleMatch]]:
+    """Article key -> the rules it matches, for the articles that match any."""
+    found: dict[str, Sequence[RuleMatch]] = {}
+    for article in articles:
+        matches = matcher.match(
+            ArticleText.from_article(article), feed_id=feed.id, feed_tags=feed.tags
+        )
+        if matches:
+            found[article.key] = matches
+    return found
 
 
 def replica_id() -> str:
@@ -40,12 +61,14 @@ class PollTally:
     outcomes: Counter[PollStatus] = field(default_factory=Counter)
     recorded: int = 0
     new: int = 0
+    alerts: int = 0
     failures: list[PollOutcome] = field(default_factory=list)
 
     def add(self, outcome: PollOutcome) -> None:
         self.outcomes[outcome.status] += 1
         self.recorded += outcome.recorded
         self.new += len(outcome.new_articles)
+        self.alerts += len(outcome.alerts)
         if outcome.status is PollStatus.FAILED:
             self.failures.append(outcome)
 
@@ -65,6 +88,7 @@ class Service:
         clock: Callable[[], datetime] = utc_now,
         on_new_articles: NewArticlesHook | None = None,
         parse_in_processes: bool = True,
+        matcher: Matcher | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -73,6 +97,7 @@ class Service:
         self._clock = clock
         self._on_new_articles = on_new_articles
         self._parse_in_processes = parse_in_processes
+        self.matcher = matcher or compile_matcher(config)
         self._stack = AsyncExitStack()
         self._store: Store | None = None
         self._dispatcher: Dispatcher | None = None
@@ -117,6 +142,7 @@ class Service:
             owner=self.owner,
             clock=self._clock,
             rng=random.Random(),
+            match=lambda feed, articles: match_articles(self.matcher, feed, articles),
             on_new_articles=self._on_new_articles,
         )
         self._dispatcher = Dispatcher(
@@ -193,6 +219,13 @@ class Service:
 
     def _count(self, outcome: PollOutcome) -> None:
         self.tally.add(outcome)
+        for alert in outcome.alerts:
+            log.info(
+                "alert: %s: %s",
+                alert.rule_id,
+                alert.title,
+                extra={"rule_id": alert.rule_id, "feed_id": alert.feed_id, "alert_id": alert.id},
+            )
 
     async def close(self) -> None:
         await self._stack.aclose()

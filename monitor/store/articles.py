@@ -62,6 +62,11 @@ async def record_articles(
     )
 
 
+async def unseen_keys(conn: AsyncConnection, feed_id: str, keys: Sequence[str]) -> set[str]:
+    """The keys among `keys` that the feed has not stored yet."""
+    return set(keys) - set(await _stored_hashes(conn, feed_id, keys))
+
+
 async def _stored_hashes(
     conn: AsyncConnection, feed_id: str, keys: Sequence[str]
 ) -> dict[str, str]:

@@ -366,6 +366,12 @@ class Store:
         async with self._read("finding articles failed") as conn:
             return await article_rows.find_articles_by_url(conn, url)
 
+    async def unseen_keys(self, feed_id: str, keys: Sequence[str]) -> set[str]:
+        """Which of `keys` the feed has not stored yet: the articles to match before
+        `record_poll` writes them (and their alerts) in one transaction."""
+        async with self._read("reading article keys failed") as conn:
+            return await article_rows.unseen_keys(conn, feed_id, keys)
+
     async def count_articles(self) -> int:
         async with self._read("counting articles failed") as conn:
             return await article_rows.count_articles(conn)

@@ -1,0 +1,476 @@
+"""A `RuleSet` compiled once into the tables the matcher scans with, every problem reported.
+
+Every literal term and actor name goes into one Aho-Corasick automaton (a second one holds the
+case-sensitive terms, scanned over the case-kept text). A term is referred to by an int: a
+literal's id (>= 0) or `~id` of a regular expression (< 0). Each rule is indexed under the
+literals of two conditions it cannot hold without (its triggers), so that an article only
+evaluates the rules both of whose triggers it has a literal of, plus the few that have no such
+condition (only `none`/NOT, or only regular expressions): those are evaluated on every article.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ahocorasick
+
+from monitor.errors import ConfigError, ConfigErrors
+from monitor.match import query as q
+from monitor.match.terms import Literal, Pattern, Regex, RuleError, compile_term
+from monitor.models import RULE_FIELDS, ActorSpec, RuleSet, RuleSpec, SourceRef, TermSpec
+
+if TYPE_CHECKING:
+    from monitor.match.matcher import Matcher
+
+__all__ = ["CompiledActor", "CompiledRule", "CompiledRules", "QNode", "compile_rules"]
+
+FIELD_NAMES = RULE_FIELDS
+FIELD_INDEX = {name: index for index, name in enumerate(FIELD_NAMES)}
+TITLE = 1 << FIELD_INDEX["title"]
+TAG_PREFIX = "tag:"
+
+
+# ---- compiled query nodes ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class QTerm:
+    ref: int
+    text: str  # as written, for explanations
+
+
+@dataclass(frozen=True, slots=True)
+class QActor:
+    actor: int
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QNot:
+    operand: QNode
+
+
+@dataclass(frozen=True, slots=True)
+class QAnd:
+    operands: tuple[QNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QOr:
+    operands: tuple[QNode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class QNear:
+    left: QNode
+    right: QNode
+    distance: int
+    text: str  # the NEAR expression as written, for explanations
+
+
+QNode = QTerm | QActor | QNot | QAnd | QOr | QNear
+
+
+# ---- compiled rules and actors -------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CompiledActor:
+    index: int
+    id: str
+    name: str  # display name: the first of its names
+    literals: tuple[int, ...]  # its names' and its members' names' literal ids (part_of)
+    regexes: tuple[int, ...]  # the same for `re:` names, as term refs (< 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    index: int
+    id: str
+    mask: int  # bits of the fields searched (1 << FIELD_INDEX[name])
+    fields: tuple[int, ...]  # the same as field indexes, in FIELD_NAMES order
+    feeds: tuple[str, ...]
+    feed_ids: frozenset[str]
+    feed_tags: frozenset[str]
+    kw_any: tuple[int, ...]
+    kw_all: tuple[int, ...]
+    kw_none: tuple[int, ...]
+    ac_any: tuple[int, ...]
+    ac_all: tuple[int, ...]
+    ac_none: tuple[int, ...]
+    query: QNode | None
+    min_score: float | None
+    terms: tuple[tuple[str, int], ...]  # positive terms (as written, ref), for the report
+    actors: tuple[int, ...]  # positive actors, for the report
+    labels: Mapping[int, str] = field(default_factory=dict)  # ref -> the term as written
+    query_text: str | None = None
+    has_regex: bool = False  # a term or an actor's name is a regular expression
+    term_refs: tuple[int, ...] = ()  # the refs of `terms`
+
+    def feed_allowed(self, feed_id: str, feed_tags: Iterable[str]) -> bool:
+        if not self.feeds or feed_id in self.feed_ids:
+            return True
+        return not self.feed_tags.isdisjoint(feed_tags)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRules:
+    rules: tuple[CompiledRule, ...]
+    actors: tuple[CompiledActor, ...]
+    literals: tuple[Literal, ...]
+    literal_bounds: tuple[tuple[int, int], ...]  # (back, cut): a hit ending at e is e-back..e+1-cut
+    regexes: tuple[Regex, ...]
+    literal_actors: tuple[tuple[int, ...], ...]  # by literal id: the used actors it counts for
+    actor_literals: frozenset[int]  # the literals that count for some used actor
+    # By literal id, the rules whose first (second) trigger it is part of: a rule is evaluated
+    # only when both its triggers have a hit (for a rule with one, both are the same).
+    first_triggers: tuple[tuple[int, ...], ...]
+    second_triggers: tuple[tuple[int, ...], ...]
+    always: tuple[int, ...]  # rules evaluated on every article
+    folded: Any  # ahocorasick.Automaton over the folded text, or None
+    cased: Any  # the same for case-sensitive literals, over the case-kept text
+    fields: tuple[int, ...]  # the fields any rule searches
+    by_id: Mapping[str, int]
+
+
+def compile_rules(rules: RuleSet) -> Matcher:
+    """The matcher for a rule set. Raises one ConfigErrors listing every problem found."""
+    from monitor.match.matcher import Matcher
+
+    return Matcher(_Builder(rules).build())
+
+
+def _numbered(items: Iterable[Any], kind: str) -> Iterator[tuple[str, Any]]:
+    """Each rule or actor with its field path (`rules[3]`), counted within its file."""
+    counters: dict[str | None, int] = defaultdict(int)
+    for item in items:
+        path = item.where.path if item.where is not None else None
+        yield f"{kind}[{counters[path]}]", item
+        counters[path] += 1
+
+
+class _Builder:
+    def __init__(self, ruleset: RuleSet) -> None:
+        self.ruleset = ruleset
+        self.errors: list[ConfigError] = []
+        self.literals: dict[Literal, int] = {}
+        self.regexes: dict[Regex, int] = {}
+        self.actor_index: dict[str, int] = {}
+        self.actor_patterns: list[tuple[Pattern, ...]] = []
+        self.members: dict[int, list[int]] = defaultdict(list)
+        self.triggers: dict[int, frozenset[int]] = {}
+        self.used_actors: set[int] = set()
+
+    # -- errors and interning --
+    def error(self, message: str, where: SourceRef | None, field_path: str) -> None:
+        path = where.path if where is not None else None
+        line = where.line if where is not None else None
+        self.errors.append(ConfigError(message, path=path, line=line, field=field_path))
+
+    def intern(self, pattern: Pattern) -> int:
+        if isinstance(pattern, Literal):
+            return self.literals.setdefault(pattern, len(self.literals))
+        return ~self.regexes.setdefault(pattern, len(self.regexes))
+
+    def pattern(self, spec: TermSpec, where: SourceRef | None, path: str) -> Pattern | None:
+        try:
+            return compile_term(spec)
+        except RuleError as exc:
+            self.error(exc.message, spec.where or where, path)
+            return None
+
+    # -- actors --
+    def add_actors(self) -> None:
+        for path, actor in _numbered(self.ruleset.actors, "actors"):
+            if actor.id in self.actor_index:
+                self.error(f'duplicate actor id "{actor.id}"', actor.where, f"{path}.id")
+                continue
+            self.actor_index[actor.id] = len(self.actor_patterns)
+            self.actor_patterns.append(self.actor_names(actor, path))
+        for path, actor in _numbered(self.ruleset.actors, "actors"):
+            member = self.actor_index[actor.id]
+            for parent in actor.part_of:
+                if parent not in self.actor_index:
+                    self.error(f'unknown actor "{parent}"', actor.where, f"{path}.part_of")
+                elif self.actor_index[parent] != member:
+                    self.members[self.actor_index[parent]].append(member)
+
+    def actor_names(self, actor: ActorSpec, path: str) -> tuple[Pattern, ...]:
+        if not actor.names:
+            self.error(f'actor "{actor.id}" has no names', actor.where, f"{path}.names")
+        names = (
+            self.pattern(n, actor.where, f"{path}.names[{i}]") for i, n in enumerate(actor.names)
+        )
+        return tuple(name for name in names if name is not None)
+
+    def actor_triggers(self, actor: int) -> frozenset[int]:
+        """Refs of the names of `actor` and of every actor that is part of it, transitively."""
+        if actor not in self.triggers:
+            seen, todo = {actor}, [actor]
+            while todo:
+                for member in self.members.get(todo.pop(), ()):
+                    if member not in seen:
+                        seen.add(member)
+                        todo.append(member)
+            refs = {self.intern(p) for member in seen for p in self.actor_patterns[member]}
+            self.triggers[actor] = frozenset(refs)
+        return self.triggers[actor]
+
+    def actor_refs(self, ids: Iterable[str], where: SourceRef | None, path: str) -> tuple[int, ...]:
+        found: list[int] = []
+        for actor_id in ids:
+            index = self.actor_index.get(actor_id)
+            if index is None:
+                self.error(f'unknown actor "{actor_id}"', where, path)
+                continue
+            self.used_actors.add(index)
+            self.actor_triggers(index)
+            found.append(index)
+        return tuple(found)
+
+    # -- rules --
+    def terms(
+        self, specs: Iterable[TermSpec], rule: RuleSpec, path: str, labels: dict[int, str]
+    ) -> tuple[int, ...]:
+        refs: list[int] = []
+        for i, spec in enumerate(specs):
+            pattern = self.pattern(spec, rule.where, f"{path}[{i}]")
+            if pattern is not None:
+                ref = self.intern(pattern)
+                labels.setdefault(ref, spec.text)
+                refs.append(ref)
+        return tuple(refs)
+
+    def query(self, rule: RuleSpec, path: str, labels: dict[int, str]) -> QNode | None:
+        if rule.query is None:
+            return None
+        where = rule.query_where or rule.where
+        try:
+            return self.query_node(q.parse_query(rule.query), labels)
+        except RuleError as exc:
+            self.error(exc.message, where, f"{path}.query")
+            return None
+
+    def query_node(self, node: q.QueryNode, labels: dict[int, str]) -> QNode:
+        if isinstance(node, q.Term):
+            try:
+                ref = self.intern(compile_term(TermSpec(node.text)))
+            except RuleError as exc:
+                raise RuleError(
+                    f"{exc.message} at column {node.column}", column=node.column
+                ) from None
+            labels.setdefault(ref, node.text)
+            return QTerm(ref, q.render(node))
+        if isinstance(node, q.ActorRef):
+            if node.id not in self.actor_index:
+                message = f'unknown actor "@{node.id}" at column {node.column}'
+                raise RuleError(message, column=node.column)
+            return QActor(self.actor_refs((node.id,), None, "")[0], node.id)
+        if isinstance(node, q.Not):
+            return QNot(self.query_node(node.operand, labels))
+        if isinstance(node, q.Near):
+            left, right = self.query_node(node.left, labels), self.query_node(node.right, labels)
+            return QNear(left, right, node.distance, q.render(node))
+        children = tuple(self.query_node(child, labels) for child in node.operands)
+        return QAnd(children) if isinstance(node, q.And) else QOr(children)
+
+    def has_regex(self, refs: list[int], actors: list[int], query: QNode | None) -> bool:
+        refs = refs + _all_atoms(query, QTerm)
+        actors = actors + _all_atoms(query, QActor)
+        triggers = (ref for actor in actors for ref in self.actor_triggers(actor))
+        return any(ref < 0 for ref in refs) or any(ref < 0 for ref in triggers)
+
+    def fields(self, rule: RuleSpec, path: str) -> tuple[int, ...]:
+        unknown = [name for name in rule.fields if name not in FIELD_INDEX]
+        for name in unknown:
+            choices = ", ".join(FIELD_NAMES)
+            self.error(f'unknown field "{name}" (one of {choices})', rule.where, f"{path}.fields")
+        if not rule.fields:
+            self.error("fields is empty: name at least one field", rule.where, f"{path}.fields")
+        return tuple(sorted({FIELD_INDEX[name] for name in rule.fields if name in FIELD_INDEX}))
+
+    def feeds(self, rule: RuleSpec, path: str) -> tuple[frozenset[str], frozenset[str]]:
+        tags = {feed[len(TAG_PREFIX) :] for feed in rule.feeds if feed.startswith(TAG_PREFIX)}
+        if "" in tags:
+            self.error('"tag:" needs a tag name', rule.where, f"{path}.feeds")
+        ids = {feed for feed in rule.feeds if not feed.startswith(TAG_PREFIX)}
+        return frozenset(ids), frozenset(tags)
+
+    def rule(self, index: int, rule: RuleSpec, path: str) -> CompiledRule:
+        labels: dict[int, str] = {}
+        keywords, actors = rule.keywords, rule.actors
+        if not (keywords or actors or rule.query is not None):
+            message = "rule has no condition: give keywords, actors or a query"
+            self.error(message, rule.where, path)
+        fields = self.fields(rule, path)
+        feed_ids, feed_tags = self.feeds(rule, path)
+        kw = [
+            self.terms(getattr(keywords, k), rule, f"{path}.keywords.{k}", labels) for k in _LISTS
+        ]
+        where = rule.where
+        ac = [self.actor_refs(getattr(actors, k), where, f"{path}.actors.{k}") for k in _LISTS]
+        query = self.query(rule, path, labels)
+        positive_terms = [*kw[0], *kw[1], *_positive(query, QTerm)]
+        positive_actors = [*ac[0], *ac[1], *_positive(query, QActor)]
+        return CompiledRule(
+            index=index,
+            id=rule.id,
+            mask=sum(1 << f for f in fields),
+            fields=fields,
+            feeds=rule.feeds,
+            feed_ids=feed_ids,
+            feed_tags=feed_tags,
+            kw_any=kw[0],
+            kw_all=kw[1],
+            kw_none=kw[2],
+            ac_any=ac[0],
+            ac_all=ac[1],
+            ac_none=ac[2],
+            query=query,
+            min_score=rule.min_score,
+            terms=tuple((labels[ref], ref) for ref in dict.fromkeys(positive_terms)),
+            actors=tuple(dict.fromkeys(positive_actors)),
+            labels=labels,
+            query_text=rule.query,
+            has_regex=self.has_regex([*kw[0], *kw[1], *kw[2]], [*ac[0], *ac[1], *ac[2]], query),
+            term_refs=tuple(dict.fromkeys(positive_terms)),
+        )
+
+    def build(self) -> CompiledRules:
+        self.add_actors()
+        rules: list[CompiledRule] = []
+        seen: set[str] = set()
+        for path, spec in _numbered(self.ruleset.rules, "rules"):
+            if spec.id in seen:
+                self.error(f'duplicate rule id "{spec.id}"', spec.where, f"{path}.id")
+                continue
+            seen.add(spec.id)
+            rules.append(self.rule(len(rules), spec, path))
+        if self.errors:
+            order = sorted(self.errors, key=lambda e: (e.path or "", e.line or 0))
+            raise ConfigErrors(order)
+        return self.tables(tuple(rules))
+
+    # -- tables --
+    def tables(self, rules: tuple[CompiledRule, ...]) -> CompiledRules:
+        first: list[list[int]] = [[] for _ in self.literals]
+        second: list[list[int]] = [[] for _ in self.literals]
+        always: list[int] = []
+        for rule in rules:
+            triggers = self.triggers_of(rule)
+            if triggers is None:
+                always.append(rule.index)
+                continue
+            for index, trigger in zip((first, second), triggers, strict=True):
+                for ref in trigger:
+                    index[ref].append(rule.index)
+        actors = self.compiled_actors()
+        literal_actors: list[list[int]] = [[] for _ in self.literals]
+        for actor in actors:
+            if actor.index in self.used_actors:
+                for ref in actor.literals:
+                    literal_actors[ref].append(actor.index)
+        literals = tuple(self.literals)
+        return CompiledRules(
+            rules=rules,
+            actors=actors,
+            literals=literals,
+            literal_bounds=tuple((len(k.key) - 1 - k.lead, k.trail) for k in literals),
+            regexes=tuple(self.regexes),
+            literal_actors=tuple(tuple(a) for a in literal_actors),
+            actor_literals=frozenset(i for i, actors in enumerate(literal_actors) if actors),
+            first_triggers=tuple(tuple(r) for r in first),
+            second_triggers=tuple(tuple(r) for r in second),
+            always=tuple(always),
+            folded=_automaton(literals, case_sensitive=False),
+            cased=_automaton(literals, case_sensitive=True),
+            fields=tuple(sorted({f for rule in rules for f in rule.fields})),
+            by_id={rule.id: rule.index for rule in rules},
+        )
+
+    def compiled_actors(self) -> tuple[CompiledActor, ...]:
+        actors: list[CompiledActor] = []
+        for spec in self.ruleset.actors:
+            index = self.actor_index[spec.id]
+            if index != len(actors):
+                continue  # a duplicate id, reported already
+            refs = sorted(self.actor_triggers(index)) if index in self.used_actors else ()
+            name = spec.names[0].text if spec.names else spec.id
+            literals = tuple(r for r in refs if r >= 0)
+            actors.append(
+                CompiledActor(index, spec.id, name, literals, tuple(r for r in refs if r < 0))
+            )
+        return tuple(actors)
+
+    def triggers_of(self, rule: CompiledRule) -> tuple[frozenset[int], frozenset[int]] | None:
+        """Two conditions the rule cannot hold without, as literal ids (the same one twice if it
+        has only one), the smallest first; None when it has none made of literals only."""
+        sets = [frozenset(rule.kw_any)] if rule.kw_any else []
+        sets += [frozenset((ref,)) for ref in rule.kw_all]
+        if rule.ac_any:
+            sets.append(frozenset().union(*map(self.actor_triggers, rule.ac_any)))
+        sets += [self.actor_triggers(actor) for actor in rule.ac_all]
+        sets += self.necessary(rule.query) if rule.query is not None else []
+        literal_only = sorted(
+            {refs for refs in sets if all(ref >= 0 for ref in refs)},
+            key=lambda r: (len(r), sorted(r)),
+        )
+        if not literal_only:
+            return None
+        return literal_only[0], literal_only[min(1, len(literal_only) - 1)]
+
+    def necessary(self, node: QNode) -> list[frozenset[int]]:
+        """Sets of refs that each need a hit for `node` to hold."""
+        if isinstance(node, QTerm):
+            return [frozenset((node.ref,))]
+        if isinstance(node, QActor):
+            return [self.actor_triggers(node.actor)]
+        if isinstance(node, QNot):
+            return []
+        if isinstance(node, QNear | QAnd):
+            children = (node.left, node.right) if isinstance(node, QNear) else node.operands
+            return [refs for child in children for refs in self.necessary(child)]
+        parts = [self.necessary(child) for child in node.operands]
+        if not all(parts):
+            return []
+        cheapest = [
+            min(part, key=lambda refs: (any(r < 0 for r in refs), len(refs))) for part in parts
+        ]
+        return [frozenset().union(*cheapest)]
+
+
+_LISTS = ("any", "all", "none")
+
+
+def _positive(node: QNode | None, kind: type[QTerm] | type[QActor]) -> list[int]:
+    """Refs (QTerm) or actor indexes (QActor) that appear in `node` outside any NOT."""
+    if node is None or isinstance(node, QNot):
+        return []
+    if isinstance(node, QTerm):
+        return [node.ref] if kind is QTerm else []
+    if isinstance(node, QActor):
+        return [node.actor] if kind is QActor else []
+    children = (node.left, node.right) if isinstance(node, QNear) else node.operands
+    return [ref for child in children for ref in _positive(child, kind)]
+
+
+def _all_atoms(node: QNode | None, kind: type[QTerm] | type[QActor]) -> list[int]:
+    """Refs (QTerm) or actor indexes (QActor) anywhere in `node`, under NOT too."""
+    if node is None:
+        return []
+    if isinstance(node, QNot):
+        return _all_atoms(node.operand, kind)
+    if isinstance(node, QTerm | QActor):
+        return _positive(node, kind)
+    children = (node.left, node.right) if isinstance(node, QNear) else node.operands
+    return [ref for child in children for ref in _all_atoms(child, kind)]
+
+
+def _automaton(literals: tuple[Literal, ...], *, case_sensitive: bool) -> Any:
+    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+    for index, literal in enumerate(literals):
+        if literal.case_sensitive == case_sensitive:
+            automaton.add_word(literal.key, index)
+    if len(automaton) == 0:
+        return None
+    automaton.make_automaton()
+    return automaton

@@ -1,0 +1,141 @@
+"""`monitor test-rule` and `monitor check` on rules, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import monitor
+from tests.test_end_to_end import EXAMPLE
+
+RULES = """\
+actors:
+  - id: armenia
+    kind: country
+    names: [Armenia, Yerevan, Armenian]
+  - id: azerbaijan
+    kind: country
+    names: [Azerbaijan, Baku, Azerbaijani]
+rules:
+  - id: peace
+    actors: {all: [armenia, azerbaijan]}
+    keywords: {any: ["peace treaty"], none: [football]}
+  - id: sport
+    keywords: {any: [football]}
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    (tmp_path / "rules.yaml").write_text(RULES)
+    path = tmp_path / "monitor.yaml"
+    path.write_text(
+        "feeds:\n  - id: wire\n    url: https://example.org/feed.xml\n    tags: [wire]\n"
+        "rules: [rules.yaml]\nnotifiers:\n  - id: console\n    type: console\n"
+    )
+    return path
+
+
+async def test_text_is_explained_with_terms_actors_and_snippets(
+    config: Path, tmp_path: Path
+) -> None:
+    text = "Peace treaty talks resume\nDiplomats in Yerevan and Baku discussed the peace-treaty."
+    code, out, err = await monitor(
+        "test-rule", "--config", str(config), "--text", text, "--json", cwd=tmp_path
+    )
+    assert code == 0, err
+    [verdict] = json.loads(out)
+    [match] = verdict["matches"]
+    assert match["rule"] == "peace" and match["score"] > 0
+    assert {hit["field"] for hit in match["keywords"]} == {"title", "content"}
+    mentions = {actor["id"]: actor["mentions"] for actor in match["actors"]}
+    assert mentions == {"armenia": ["Yerevan"], "azerbaijan": ["Baku"]}
+
+
+async def test_why_not_names_the_failing_condition(config: Path, tmp_path: Path) -> None:
+    text = "Football: Armenia beat Azerbaijan\nA peace treaty of sorts on the pitch."
+    code, out, err = await monitor(
+        "test-rule", "--config", str(config), "--text", text, "--why-not", "peace", cwd=tmp_path
+    )
+    assert code == 0, err
+    assert "no rule matches" not in out  # "sport" matches
+    assert "rule peace does not match" in out
+    failing = [line for line in out.splitlines() if "FAIL" in line]
+    assert failing and "football" in failing[0].lower()
+
+
+async def test_a_saved_feed_file_is_tested_article_by_article(config: Path, tmp_path: Path) -> None:
+    feed = tmp_path / "saved.xml"
+    feed.write_text(
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><guid>1</guid><title>Peace treaty for Armenia and Azerbaijan</title></item>"
+        "<item><guid>2</guid><title>Weather</title></item></channel></rss>"
+    )
+    code, out, err = await monitor(
+        "test-rule", "peace", "--config", str(config), "--file", str(feed), "--json", cwd=tmp_path
+    )
+    assert code == 0, err
+    verdicts = json.loads(out)
+    assert [len(v["matches"]) for v in verdicts] == [1, 0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--text", "x", "nosuchrule"], "no rule 'nosuchrule'"),
+        (["--file", "/nonexistent/file.xml"], "/nonexistent/file.xml"),
+        (["--url", "http://127.0.0.1:9/feed.xml"], "connection refused"),
+        (["--text", "x", "--feed", "nosuchfeed"], "no feed 'nosuchfeed'"),
+    ],
+    ids=["unknown-rule", "missing-file", "unreachable-url", "unknown-feed"],
+)
+async def test_bad_input_exits_2_with_a_clear_message(
+    config: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    code, _out, err = await monitor("test-rule", "--config", str(config), *args, cwd=tmp_path)
+    assert code == 2
+    assert message in err
+
+
+async def test_check_reports_rule_errors_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n"
+        "  - id: broken-query\n"
+        "    query: '(peace AND treaty'\n"  # line 3
+        "  - id: broken-regex\n"
+        "    keywords: {any: ['re:(a)\\1']}\n"  # line 5
+        "  - id: unknown-actor\n"
+        "    actors: {any: [atlantis]}\n"  # line 7
+    )
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "feeds:\n  - id: wire\n    url: https://example.org/feed.xml\n"
+        "rules: [rules.yaml]\nnotifiers:\n  - id: console\n    type: console\n"
+    )
+    code, out, err = await monitor("check", "--config", str(config), cwd=tmp_path)
+    assert code == 2, out
+    located = {line.split(":")[1] for line in err.splitlines() if line.startswith("rules.yaml:")}
+    assert located == {"5", "7"}, err
+
+    # The query is compiled once the files load: its error has the line and the column.
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n  - id: broken-query\n    query: '(peace AND treaty'\n"
+    )
+    code, out, err = await monitor("check", "--config", str(config), cwd=tmp_path)
+    assert code == 2, out
+    assert err.startswith("rules.yaml:3: rules[0].query:"), err
+    assert "column" in err
+
+
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="../shared/examples is not beside the repo")
+async def test_the_shipped_rules_catch_the_example_article(tmp_path: Path) -> None:
+    code, out, err = await monitor(
+        "test-rule", "caucasus-peace", "--file", str(EXAMPLE), "--json", cwd=tmp_path
+    )
+    assert code == 0, err
+    [verdict] = json.loads(out)
+    [match] = verdict["matches"]
+    actors = {actor["id"] for actor in match["actors"]}
+    assert {"armenia", "azerbaijan", "russia"} <= actors
