@@ -330,17 +330,24 @@ def near_fields(node: QNear, scan: ArticleScan, mask: int) -> list[int]:
 
 
 def near_spans(node: QNear, scan: ArticleScan, field: int) -> list[Span]:
-    """Word spans covering each pair of the two sides within `distance` words of each other."""
-    right = positions(node.right, scan, field)
+    """Word spans covering each pair of the two sides within `distance` words of each other.
+
+    Bounded work: each left span looks only at the right spans that start close to it.
+    """
+    right = sorted(set(positions(node.right, scan, field)))
     if not right:
         return []
-    limit = node.distance + 1
-    return [
-        (min(a0, b0), max(a1, b1))
-        for a0, a1 in positions(node.left, scan, field)
-        for b0, b1 in right
-        if max(b0 - a1, a0 - b1) <= limit
-    ]
+    limit = node.distance + 1  # at most `distance` words between: positions differ by <= limit
+    widest = max(b1 - b0 for b0, b1 in right)
+    starts = [b0 for b0, _ in right]
+    found: set[Span] = set()
+    for a0, a1 in set(positions(node.left, scan, field)):
+        low = bisect_left(starts, a0 - limit - widest)
+        high = bisect_right(starts, a1 + limit)
+        for b0, b1 in right[low:high]:
+            if b1 >= a0 - limit:
+                found.add((min(a0, b0), max(a1, b1)))
+    return sorted(found)
 
 
 def positions(node: QNode, scan: ArticleScan, field: int) -> list[Span]:

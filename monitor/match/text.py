@@ -107,7 +107,7 @@ def _fold_char(code: int) -> tuple[str, str]:
 
     A character that folds to nothing (an accent on its own) gives MARK, removed before
     separators are collapsed, so that a translated text is as long as its source whenever no
-    character folds to several (ß -> ss, ﬁ -> fi): then offsets are cheap (`_RegularMap`).
+    character folds to several (ß -> ss, ﬁ -> fi), which keeps `_OffsetMap` simple.
     """
     kept = _strip_marks(unicodedata.normalize("NFKC", chr(code)))
     folded = _strip_marks(kept.casefold())
@@ -202,19 +202,29 @@ class _OffsetMap:
     """Normalised index -> source index by bisection, built with C-level list operations.
 
     For a translated text without MARK: normalised -> translated through the start of each word
-    in both, then translated -> source through the characters that folded to several.
+    in both, then translated -> source through the characters that folded to several. The word
+    tables are built a chunk at a time, only as far into the text as the lookups go.
     """
 
-    __slots__ = ("_expanded", "_lengths", "_norm_starts", "_starts", "_stops", "_word_starts")
+    __slots__ = (
+        "_done",
+        "_expanded",
+        "_lengths",
+        "_next",
+        "_norm_starts",
+        "_starts",
+        "_stops",
+        "_translated",
+        "_word_starts",
+    )
 
     def __init__(self, translated: str, expansions: list[tuple[int, int]]) -> None:
-        pieces = translated.split(SEPARATOR)
-        piece_starts = accumulate(map(add, map(len, pieces), repeat(1)), initial=0)
-        self._word_starts: list[int] = list(compress(piece_starts, pieces))
-        self._lengths = list(map(len, filter(None, pieces)))
-        self._norm_starts: list[int] = list(
-            accumulate(map(add, self._lengths, repeat(1)), initial=1)
-        )
+        self._translated = translated
+        self._done = 0  # how much of `translated` the word tables cover (up to after a space)
+        self._next = 1  # normalised index of the next word not yet in the tables
+        self._word_starts: list[int] = []  # translated index of each word
+        self._norm_starts: list[int] = []  # normalised index of each word
+        self._lengths: list[int] = []
         self._starts: list[int] = []  # translated index where an expanded character starts
         self._stops: list[int] = []  # ... and ends
         self._expanded: list[int] = []  # extra characters up to its end
@@ -225,7 +235,26 @@ class _OffsetMap:
             self._stops.append(index + extra + 1)
             self._expanded.append(extra)
 
+    def _extend(self, index: int) -> None:
+        """Add words to the tables until they cover normalised `index` (or the whole text)."""
+        text = self._translated
+        while index >= self._next and self._done < len(text):
+            want = self._done + max(_CHUNK, self._done, 2 * (index - self._next))
+            cut = text.find(SEPARATOR, want)
+            cut = len(text) if cut < 0 else cut + 1
+            pieces = text[self._done : cut].split(SEPARATOR)
+            starts = accumulate(map(add, map(len, pieces), repeat(1)), initial=self._done)
+            lengths = list(map(len, filter(None, pieces)))
+            norm_starts = list(accumulate(map(add, lengths, repeat(1)), initial=self._next))
+            self._next = norm_starts.pop()
+            self._word_starts += compress(starts, pieces)
+            self._norm_starts += norm_starts
+            self._lengths += lengths
+            self._done = cut
+
     def __call__(self, index: int) -> int:
+        if index >= self._next:
+            self._extend(index)
         if index == 0 or not self._lengths:
             return 0
         word = bisect_right(self._norm_starts, index) - 1
@@ -237,6 +266,9 @@ class _OffsetMap:
         if translated < self._stops[expansion]:
             return self._stops[expansion] - self._expanded[expansion] - 1
         return translated - self._expanded[expansion]
+
+
+_CHUNK = 512
 
 
 _HTML_ELEMENTS = (
