@@ -5,11 +5,12 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from monitor.store import Store, open_store
 from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
@@ -88,3 +89,22 @@ async def feed_server() -> AsyncIterator[FeedServer]:
     """A real HTTP server on 127.0.0.1 serving feeds, in the test's event loop."""
     async with FeedServer() as server:
         yield server
+
+
+StoreFactory = Callable[[str], Awaitable[Store]]
+
+
+@pytest.fixture
+async def make_store() -> AsyncIterator[StoreFactory]:
+    """Opens stores on demand (several on one database stand for replicas) and closes them."""
+    opened: list[Store] = []
+
+    async def make(url: str) -> Store:
+        opened.append(await open_store(url))
+        return opened[-1]
+
+    try:
+        yield make
+    finally:
+        for each in opened:
+            await each.close()

@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.1 for tests: serves feeds with validators and scripted faults.
 
-Runs an aiohttp application in the test's event loop (or in a thread, for benchmarks and
-subprocess tests). Every request is recorded so that tests can assert what the client sent.
+Runs an aiohttp application in the test's event loop (the poll benchmark runs one in its own
+process). Every request is recorded so that tests can assert what the client sent.
 """
 
 from __future__ import annotations
@@ -9,9 +9,8 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
-import threading
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -262,41 +261,3 @@ def held(server: FeedServer, counter: InFlight, body: bytes = b"<rss/>") -> Beha
         return web.Response(body=body, content_type="application/rss+xml")
 
     return behave
-
-
-@dataclass
-class ThreadedFeedServer:
-    """A FeedServer on its own event loop in a thread: for benchmarks and subprocess tests."""
-
-    server: FeedServer = field(default_factory=FeedServer)
-    _loop: asyncio.AbstractEventLoop | None = None
-    _thread: threading.Thread | None = None
-
-    def __enter__(self) -> FeedServer:
-        started = threading.Event()
-        self._loop = asyncio.new_event_loop()
-
-        def run() -> None:
-            assert self._loop is not None
-            asyncio.set_event_loop(self._loop)
-            self._loop.run_until_complete(self.server.start())
-            started.set()
-            self._loop.run_forever()
-            self._loop.run_until_complete(self.server.stop())
-            self._loop.close()
-
-        self._thread = threading.Thread(target=run, name="feed-server", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("feed server did not start")
-        return self.server
-
-    def __exit__(self, *exc: object) -> None:
-        assert self._loop is not None and self._thread is not None
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
-
-
-async def running_server() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server

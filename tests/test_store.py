@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from monitor.errors import StoreError
 from monitor.models import Article, FeedStateUpdate, FeedStatus, Validators
 from monitor.store import Store, open_store
+from tests.conftest import StoreFactory
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 LEASE = timedelta(minutes=5)
@@ -74,25 +75,6 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
-
-
-StoreFactory = Callable[[str], Awaitable[Store]]
-
-
-@pytest.fixture
-async def make_store() -> AsyncIterator[StoreFactory]:
-    """Opens stores on demand (several on one database: separate processes) and closes them."""
-    opened: list[Store] = []
-
-    async def make(url: str) -> Store:
-        opened.append(await open_store(url))
-        return opened[-1]
-
-    try:
-        yield make
-    finally:
-        for each in opened:
-            await each.close()
 
 
 async def claim(

@@ -4,7 +4,7 @@ one per rule × story, listed newest first, and the 0002 migration over a 0001 d
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -24,6 +24,7 @@ from monitor.models import (
 )
 from monitor.store import RecordResult, Store, open_store
 from monitor.store.engine import alembic_config, async_database_url
+from tests.conftest import StoreFactory
 from tests.test_store import FeedConf, article
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -57,25 +58,6 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
-
-
-StoreFactory = Callable[[str], Awaitable[Store]]
-
-
-@pytest.fixture
-async def make_store() -> AsyncIterator[StoreFactory]:
-    """Opens stores on demand (several on one database stand for replicas) and closes them."""
-    opened: list[Store] = []
-
-    async def make(url: str) -> Store:
-        opened.append(await open_store(url))
-        return opened[-1]
-
-    try:
-        yield make
-    finally:
-        for each in opened:
-            await each.close()
 
 
 async def record(
