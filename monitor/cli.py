@@ -7,7 +7,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -31,6 +31,7 @@ from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher
 from monitor.models import Alert, Article, Feed, FeedSummary
+from monitor.pipeline import utc_now
 from monitor.service import PollTally, Service, compile_matcher
 from monitor.store import open_store
 
@@ -102,9 +103,8 @@ def _describe(config: MonitorConfig) -> str:
     return f"config {config.source}: {len(config.feeds)} feeds, {len(config.rule_files)} rule files"
 
 
-async def _log_new_articles(feed: Feed, articles: Any) -> None:
-    items: list[Article] = list(articles)
-    log.info("feed %s: %d new articles", feed.id, len(items), extra={"feed_id": feed.id})
+async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
+    log.info("feed %s: %d new articles", feed.id, len(articles), extra={"feed_id": feed.id})
 
 
 @main.command()
@@ -187,16 +187,10 @@ def feeds(config_path: Path | None, as_json: bool) -> None:
 async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[FeedSummary]:
     store = await open_store(settings.database_url)
     try:
-        await store.sync_feeds(config.feeds, now=_now())
+        await store.sync_feeds(config.feeds, now=utc_now())
         return await store.list_feeds()
     finally:
         await store.close()
-
-
-def _now() -> datetime:
-    from monitor.pipeline import utc_now
-
-    return utc_now()
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -223,17 +217,16 @@ def _print_feed_table(summaries: list[FeedSummary]) -> None:
     table = Table(box=None, header_style="bold")
     for column in ("id", "url", "last poll", "status", "errors", "articles", "next poll"):
         table.add_column(column, overflow="fold")
-    show: Callable[[datetime | None], str] = lambda m: _iso(m) or "-"  # noqa: E731
     for summary in summaries:
         feed = summary.feed
         table.add_row(
             feed.id,
             feed.url,
-            show(feed.last_poll_at),
+            _iso(feed.last_poll_at) or "-",
             feed.status.value,
             str(feed.error_count),
             str(summary.articles),
-            show(feed.next_poll_at),
+            _iso(feed.next_poll_at) or "-",
         )
     # Off a terminal (a pipe, a file) nothing limits the width: keep one feed per line.
     width = None if sys.stdout.isatty() else 1000
@@ -280,7 +273,7 @@ async def _recent_alerts(
 ) -> list[Alert]:
     store = await open_store(settings.database_url)
     try:
-        since = _now() - window if window else None
+        since = utc_now() - window if window else None
         return await store.list_alerts(since=since, rule_id=rule_id, limit=limit)
     finally:
         await store.close()

@@ -203,18 +203,13 @@ class Service:
         dispatcher = self._dispatcher
         assert dispatcher is not None
         drain = asyncio.create_task(dispatcher.drain(self.settings.shutdown_grace))
-        waiters: set[asyncio.Future[object]] = {drain}  # type: ignore[arg-type]
-        forced: asyncio.Task[bool] | None = None
-        if force is not None:
-            forced = asyncio.create_task(force.wait())
-            waiters.add(forced)  # type: ignore[arg-type]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        forced = asyncio.create_task((force or asyncio.Event()).wait())
+        await asyncio.wait({drain, forced}, return_when=asyncio.FIRST_COMPLETED)
         if not drain.done():
             log.warning("second signal: cancelling in-flight polls now")
             await dispatcher.drain(0)
             await drain
-        if forced is not None:
-            forced.cancel()
+        forced.cancel()
         await self.store.release_claims(self.owner)
 
     def _count(self, outcome: PollOutcome) -> None:
