@@ -1,4 +1,5 @@
-"""The `monitor` command: run, once, check, feeds. Exit 0 on success, 2 on bad config."""
+"""The `monitor` command: run, once, check, feeds, test-rule, and (from `cli_delivery`) alerts,
+deliveries, silence and notify-test. Exit 0 on success, 2 on bad config."""
 
 from __future__ import annotations
 
@@ -7,84 +8,30 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from monitor import __version__, testrule
-from monitor.config import (
-    ConfigError,
-    ConfigErrors,
-    MonitorConfig,
-    Settings,
-    load_config,
-    load_settings,
+from monitor import __version__, cli_delivery, testrule
+from monitor.cli_common import (
+    EXIT_CONFIG,
+    Loaded,
+    config_option,
+    iso,
+    load,
+    opened_store,
+    print_table,
+    run_async,
+    table,
 )
-from monitor.config.settings import parse_duration
-from monitor.errors import MonitorError
-from monitor.logging import configure_logging
-from monitor.match import Matcher
-from monitor.models import Alert, Article, Feed, FeedSummary
+from monitor.config import MonitorConfig, Settings
+from monitor.models import Article, Feed, FeedSummary
 from monitor.pipeline import utc_now
-from monitor.service import PollTally, Service, compile_matcher
-from monitor.store import open_store
+from monitor.service import PollTally, Service
 
 log = logging.getLogger("monitor")
-T = TypeVar("T")
-EXIT_CONFIG = 2
-
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="monitor.yaml to use (default: $MONITOR_CONFIG, else ./monitor.yaml, else built-in).",
-)
-
-
-def _fail_config(error: ConfigError) -> NoReturn:
-    errors = error.errors if isinstance(error, ConfigErrors) else (error,)
-    for item in errors:
-        click.echo(str(item), err=True)
-    click.echo(
-        f"{len(errors)} error{'s' if len(errors) != 1 else ''} in the configuration", err=True
-    )
-    sys.exit(EXIT_CONFIG)
-
-
-@dataclass(frozen=True)
-class Loaded:
-    settings: Settings
-    config: MonitorConfig
-    matcher: Matcher
-
-
-def _load(config_path: Path | None, *, logs: bool = True) -> Loaded:
-    """Settings, config and compiled rules, or every error with file:line and exit 2."""
-    try:
-        settings = load_settings()
-        if logs:
-            configure_logging(settings.log_level, settings.log_format)
-        config = load_config(settings, config_path)
-        return Loaded(settings, config, compile_matcher(config))
-    except ConfigError as exc:
-        _fail_config(exc)
-
-
-def _run_async(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        return asyncio.run(coro)
-    except ConfigError as exc:
-        _fail_config(exc)
-    except MonitorError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -111,9 +58,9 @@ async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
 @config_option
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM or SIGINT (a second signal stops at once)."""
-    loaded = _load(config_path)
+    loaded = load(config_path)
     log.info("monitor %s starting; %s", __version__, _describe(loaded.config))
-    _run_async(_serve(loaded))
+    run_async(_serve(loaded))
     log.info("monitor stopped")
 
 
@@ -143,10 +90,10 @@ async def _serve(loaded: Loaded) -> None:
 @config_option
 def once(config_path: Path | None) -> None:
     """Poll every feed once, record new articles, print a summary, and exit."""
-    loaded = _load(config_path)
+    loaded = load(config_path)
     log.info("%s", _describe(loaded.config))
     service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
-    tally = _run_async(service.once())
+    tally = run_async(service.once())
     _print_tally(tally)
 
 
@@ -154,6 +101,9 @@ def _print_tally(tally: PollTally) -> None:
     counts = ", ".join(f"{n} {status.value}" for status, n in sorted(tally.outcomes.items()))
     click.echo(f"polled {tally.polled} feeds ({counts or 'none'})")
     click.echo(f"recorded {tally.recorded} articles, {tally.new} new, {tally.alerts} alerts")
+    if tally.deliveries:
+        states = ", ".join(f"{n} {state}" for state, n in sorted(tally.deliveries.items()))
+        click.echo(f"deliveries: {states}")
     for failure in tally.failures:
         click.echo(f"failed: {failure.error}")
 
@@ -162,7 +112,7 @@ def _print_tally(tally: PollTally) -> None:
 @config_option
 def check(config_path: Path | None) -> None:
     """Validate settings, monitor.yaml, rules and environment variables."""
-    config = _load(config_path, logs=False).config
+    config = load(config_path, logs=False).config
     source = "embedded default" if config.embedded else str(config.source)
     click.echo(
         f"{source}: ok: {len(config.feeds)} feeds, {len(config.notifiers)} notifiers, "
@@ -176,8 +126,8 @@ def check(config_path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
     """Show each feed's health: last poll, status, errors, articles, next poll."""
-    loaded = _load(config_path)
-    summaries = _run_async(_feed_summaries(loaded.settings, loaded.config))
+    loaded = load(config_path)
+    summaries = run_async(_feed_summaries(loaded.settings, loaded.config))
     if as_json:
         click.echo(json.dumps([_feed_json(s) for s in summaries], indent=2))
     else:
@@ -185,18 +135,9 @@ def feeds(config_path: Path | None, as_json: bool) -> None:
 
 
 async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[FeedSummary]:
-    store = await open_store(settings.database_url)
-    try:
+    async with opened_store(settings) as store:
         await store.sync_feeds(config.feeds, now=utc_now())
         return await store.list_feeds()
-    finally:
-        await store.close()
-
-
-def _iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _feed_json(summary: FeedSummary) -> dict[str, Any]:
@@ -208,96 +149,25 @@ def _feed_json(summary: FeedSummary) -> dict[str, Any]:
         "articles": summary.articles,
         "errors": feed.error_count,
         "last_error": feed.last_error,
-        "last_poll": _iso(feed.last_poll_at),
-        "next_poll": _iso(feed.next_poll_at),
+        "last_poll": iso(feed.last_poll_at),
+        "next_poll": iso(feed.next_poll_at),
     }
 
 
 def _print_feed_table(summaries: list[FeedSummary]) -> None:
-    table = Table(box=None, header_style="bold")
-    for column in ("id", "url", "last poll", "status", "errors", "articles", "next poll"):
-        table.add_column(column, overflow="fold")
+    grid = table("id", "url", "last poll", "status", "errors", "articles", "next poll")
     for summary in summaries:
         feed = summary.feed
-        table.add_row(
+        grid.add_row(
             feed.id,
             feed.url,
-            _iso(feed.last_poll_at) or "-",
+            iso(feed.last_poll_at) or "-",
             feed.status.value,
             str(feed.error_count),
             str(summary.articles),
-            _iso(feed.next_poll_at) or "-",
+            iso(feed.next_poll_at) or "-",
         )
-    # Off a terminal (a pipe, a file) nothing limits the width: keep one feed per line.
-    width = None if sys.stdout.isatty() else 1000
-    Console(width=width).print(table)
-
-
-@main.command()
-@config_option
-@click.option("--since", default=None, help="Only alerts detected within this long: 1h, 1d, 7d.")
-@click.option("--rule", "rule_id", default=None, help="Only this rule's alerts.")
-@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-def alerts(
-    config_path: Path | None, since: str | None, rule_id: str | None, limit: int, as_json: bool
-) -> None:
-    """Recent alerts, newest first."""
-    loaded = _load(config_path)
-    try:
-        window = parse_duration(since) if since else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--since") from None
-    found = _run_async(_recent_alerts(loaded.settings, window, rule_id, limit))
-    if as_json:
-        click.echo(
-            json.dumps([_alert_json(alert) for alert in found], indent=2, ensure_ascii=False)
-        )
-        return
-    table = Table(box=None, header_style="bold")
-    for column in ("detected", "rule", "score", "title", "url"):
-        table.add_column(column, overflow="fold")
-    for alert in found:
-        table.add_row(
-            _iso(alert.detected_at) or "-",
-            alert.rule_id,
-            f"{alert.score:g}",
-            alert.title,
-            alert.url or "",
-        )
-    Console(width=None if sys.stdout.isatty() else 1000).print(table)
-
-
-async def _recent_alerts(
-    settings: Settings, window: timedelta | None, rule_id: str | None, limit: int
-) -> list[Alert]:
-    store = await open_store(settings.database_url)
-    try:
-        since = utc_now() - window if window else None
-        return await store.list_alerts(since=since, rule_id=rule_id, limit=limit)
-    finally:
-        await store.close()
-
-
-def _alert_json(alert: Alert) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "rule": alert.rule_id,
-        "article_key": alert.article_key,
-        "url": alert.url,
-        "title": alert.title,
-        "feed": alert.feed_id,
-        "detected_at": _iso(alert.detected_at),
-        "score": alert.score,
-        "matches": {
-            "keywords": [asdict(hit) for hit in alert.match.keywords],
-            "actors": [
-                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
-                for hit in alert.match.actors
-            ],
-        },
-        "deliveries": [],  # the delivery stage fills these in
-    }
+    print_table(grid)
 
 
 @main.command("test-rule")
@@ -328,7 +198,7 @@ def test_rule(
     """
     if sum(source is not None for source in (file, url, text)) != 1:
         raise click.UsageError("give exactly one of --file, --url and --text")
-    loaded = _load(config_path, logs=False)
+    loaded = load(config_path, logs=False)
     try:
         feed = testrule.feed_context(loaded.config, feed_id)
         if file is not None:
@@ -347,3 +217,7 @@ def test_rule(
         return
     for verdict in verdicts:
         click.echo("\n".join(testrule.verdict_lines(verdict)))
+
+
+for command in cli_delivery.COMMANDS:
+    main.add_command(command)

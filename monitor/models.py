@@ -5,8 +5,9 @@ Stages import these and `errors`, never each other; `pipeline` and `service` wir
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -222,6 +223,9 @@ class RuleSpec:
     min_score: float | None = None
     where: SourceRef | None = None
     query_where: SourceRef | None = None  # the line of `query:`, for column-precise errors
+    # Within this long after an alert, the rule's alerts on the same story (an equal folded
+    # title: the same wire story under other links) are stored but not sent.
+    realert: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,3 +273,38 @@ class Alert:
     score: float
     match: RuleMatch
     title: str = ""  # the article's title, for listings
+
+
+# ---- delivery: the outbox -----------------------------------------------------------------
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # due at next_attempt_at
+    HELD = "held"  # waits for its notifier's digest, or for the end of a rate cap's hour
+    SENT = "sent"
+    DEAD = "dead"  # given up: a permanent error, too many attempts, or too old
+    SUPPRESSED = "suppressed"  # never sent: silenced, or a repeat within `realert`
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryStatus:
+    """One notifier's delivery of an alert, as `monitor alerts` shows it."""
+
+    id: str
+    notifier: str
+    state: DeliveryState
+    attempts: int
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxPlan:
+    """Where a poll's alerts and notices go, from the configuration.
+
+    `routes` maps a rule id to its notifiers; deliveries to a `digest` notifier (in `held`) wait
+    for its digest; `realert` maps a rule id to its window; `ops` are the `ops_notify` notifiers.
+    """
+
+    routes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    held: frozenset[str] = frozenset()
+    realert: Mapping[str, timedelta] = field(default_factory=dict)
+    ops: tuple[str, ...] = ()

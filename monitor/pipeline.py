@@ -20,6 +20,7 @@ from monitor.models import (
     FeedStateUpdate,
     FeedStatus,
     FetchResult,
+    OutboxPlan,
     ParsedFeed,
     PollOutcome,
     PollStatus,
@@ -35,8 +36,10 @@ NewArticlesHook = Callable[[Feed, Sequence[Article]], Awaitable[None]]
 # Runs the compiled rules on new articles: article key -> the rules it matches.
 MatchArticles = Callable[[Feed, Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
 
-# A feed is unhealthy after this many failed polls in a row (a single glitch is only an error).
+# A feed is unhealthy (and `ops_notify` hears of it) after this many failed polls in a row over
+# at least this long since it last worked: a glitch, or a short outage, is only an error.
 UNHEALTHY_AFTER = 3
+UNHEALTHY_WINDOW = timedelta(minutes=15)
 
 
 def utc_now() -> datetime:
@@ -64,6 +67,7 @@ class RecordsPolls(Protocol):
         *,
         owner: str | None = None,
         matches: Mapping[str, Sequence[RuleMatch]] | None = None,
+        plan: OutboxPlan | None = None,
     ) -> RecordResultLike: ...
 
 
@@ -103,6 +107,7 @@ class Poller:
         rng: random.Random | None = None,
         match: MatchArticles | None = None,
         on_new_articles: NewArticlesHook | None = None,
+        plan: OutboxPlan | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -112,6 +117,7 @@ class Poller:
         self._rng = rng or random.Random()
         self._match = match
         self._on_new_articles = on_new_articles
+        self._plan = plan
 
     async def poll(self, feed: Feed) -> PollOutcome:
         try:
@@ -158,7 +164,10 @@ class Poller:
             body_hash=feed.validators.body_hash,
         )
         await self._store.record_poll(
-            feed.id, self._success(feed, result, validators, None), owner=self._owner
+            feed.id,
+            self._success(feed, result, validators, None),
+            owner=self._owner,
+            plan=self._plan,
         )
         log.debug("feed %s: %s", feed.id, status.value, extra={"feed_id": feed.id})
         return PollOutcome(feed.id, status)
@@ -174,7 +183,7 @@ class Poller:
         candidates = select_new(feed, [a for a in parsed.articles if a.key in unseen])
         matches = self._match(feed, candidates) if candidates and self._match else {}
         recorded = await self._store.record_poll(
-            feed.id, update, parsed.articles, owner=self._owner, matches=matches
+            feed.id, update, parsed.articles, owner=self._owner, matches=matches, plan=self._plan
         )
         inserted = {a.key for a in recorded.inserted}
         new = tuple(a for a in candidates if a.key in inserted)
@@ -207,7 +216,10 @@ class Poller:
         delay = retry_delay(
             errors, timedelta(seconds=feed.interval_seconds), retry_after, rng=self._rng
         )
-        status = FeedStatus.UNHEALTHY if errors >= UNHEALTHY_AFTER else FeedStatus.ERROR
+        working = feed.last_success_at
+        lasting = working is None or now - working >= UNHEALTHY_WINDOW
+        unhealthy = feed.status is FeedStatus.UNHEALTHY or (errors >= UNHEALTHY_AFTER and lasting)
+        status = FeedStatus.UNHEALTHY if unhealthy else FeedStatus.ERROR
         update = FeedStateUpdate(
             polled_at=now,
             next_poll_at=now + delay,
@@ -215,7 +227,7 @@ class Poller:
             status_code=status_code,
             error=exc.reason,
         )
-        await self._store.record_poll(feed.id, update, owner=self._owner)
+        await self._store.record_poll(feed.id, update, owner=self._owner, plan=self._plan)
         log.warning(
             "%s (attempt %d, next try in %s)",
             exc,

@@ -17,9 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from monitor.config import MonitorConfig, Settings
+from monitor.delivery import Delivery
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
 from monitor.models import Article, Feed, PollOutcome, PollStatus, RuleMatch
+from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
 from monitor.redact import redact_url
@@ -63,6 +65,7 @@ class PollTally:
     new: int = 0
     alerts: int = 0
     failures: list[PollOutcome] = field(default_factory=list)
+    deliveries: dict[str, int] = field(default_factory=dict)  # by state, after `once`
 
     def add(self, outcome: PollOutcome) -> None:
         self.outcomes[outcome.status] += 1
@@ -89,6 +92,7 @@ class Service:
         on_new_articles: NewArticlesHook | None = None,
         parse_in_processes: bool = True,
         matcher: Matcher | None = None,
+        notifiers: Mapping[str, Notifier] | None = None,
     ) -> None:
         self.settings = settings
         self.config = config
@@ -99,13 +103,20 @@ class Service:
         self._parse_in_processes = parse_in_processes
         self.matcher = matcher or compile_matcher(config)
         self._stack = AsyncExitStack()
+        self._notifiers = notifiers
         self._store: Store | None = None
         self._dispatcher: Dispatcher | None = None
+        self._delivery: Delivery | None = None
 
     @property
     def store(self) -> Store:
         assert self._store is not None, "Service.start() first"
         return self._store
+
+    @property
+    def delivery(self) -> Delivery:
+        assert self._delivery is not None, "Service.start() first"
+        return self._delivery
 
     async def start(self) -> None:
         """Open the store, sync the configured feeds, build the pipeline. Fails before any
@@ -121,6 +132,10 @@ class Service:
         self._store = await open_store(settings.database_url)
         self._stack.push_async_callback(self._store.close)
         report = await self._store.sync_feeds(self.config.feeds, now=self._clock())
+        self._delivery = Delivery(
+            self._store, self.config, settings, notifiers=self._notifiers, clock=self._clock
+        )
+        self._stack.push_async_callback(self._delivery.stop)
         timeouts = Timeouts(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
@@ -144,6 +159,7 @@ class Service:
             rng=random.Random(),
             match=lambda feed, articles: match_articles(self.matcher, feed, articles),
             on_new_articles=self._on_new_articles,
+            plan=self._delivery.plan,
         )
         self._dispatcher = Dispatcher(
             self._store,
@@ -170,6 +186,7 @@ class Service:
             dispatcher = self._dispatcher
             assert dispatcher is not None
             scheduler = create_scheduler(dispatcher, tick=DispatchLimits().tick)
+            self.delivery.start(scheduler)
             scheduler.start()
             try:
                 await dispatcher.dispatch()
@@ -183,10 +200,13 @@ class Service:
             await self.close()
 
     async def once(self) -> PollTally:
-        """Poll every configured feed once, now, and return the tally (arq's burst mode)."""
+        """Poll every configured feed once, now, deliver what is due, and return the tally
+        (arq's burst mode)."""
         await self.start()
         try:
-            return await self.poll_all()
+            tally = await self.poll_all()
+            tally.deliveries = await self.delivery.drain()
+            return tally
         finally:
             await self.close()
 
@@ -214,6 +234,8 @@ class Service:
 
     def _count(self, outcome: PollOutcome) -> None:
         self.tally.add(outcome)
+        if self._delivery is not None:
+            self._delivery.wake()  # alerts, or an ops notice, may be waiting
         for alert in outcome.alerts:
             log.info(
                 "alert: %s: %s",

@@ -35,7 +35,7 @@ Load = Callable[..., list[str]]
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings from an empty folder (no .env, no monitor.yaml), which is also the cwd."""
     monkeypatch.chdir(tmp_path)
-    return bare_settings()
+    return bare_settings(smtp_host="smtp.example.org", smtp_from="monitor@example.org")
 
 
 def bare_settings(**values: Any) -> Settings:
@@ -755,3 +755,20 @@ def test_non_utf8_file_is_an_error(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigErrors, match=r"latin1\.yaml: is not UTF-8 text \(byte 10\)"):
         load_yaml(path)
+
+
+def test_email_notifiers_need_the_smtp_settings(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "feeds: []\nnotifiers:\n  - id: desk\n    type: email\n    to: [desk@example.org]\n"
+        "  - id: night\n    type: email\n    to: [night@example.org]\n"
+    )
+
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(bare_settings(smtp_host=None, smtp_from=None), config)
+
+    assert [str(e) for e in caught.value.errors] == [
+        f"{config}: email notifiers desk, night need MONITOR_SMTP_HOST and MONITOR_SMTP_FROM "
+        "to be set"
+    ]
+    assert load_config(bare_settings(smtp_host="mx", smtp_from="m@example.org"), config).notifiers

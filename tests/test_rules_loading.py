@@ -278,7 +278,7 @@ ERROR_CASES = {
         {"rules/a.yaml": "rules:\n  - caucasus-peace\n"},
         [
             f"{A}:2: rules[0]: expected a mapping with keys id, description, feeds, fields, "
-            "keywords, actors, query, notify and min_score, not a string"
+            "keywords, actors, query, notify, min_score and realert, not a string"
         ],
     ),
     "an invalid actor is not also unknown": (

@@ -622,8 +622,8 @@ async def test_a_plain_postgresql_url_gets_the_async_driver(
 
 async def test_store_errors_name_the_operation(store: Store) -> None:
     async with store.engine.begin() as conn:
-        await conn.execute(sa.text("DROP TABLE alerts"))
-        await conn.execute(sa.text("DROP TABLE articles"))
+        for table in ("deliveries", "alerts", "articles"):
+            await conn.execute(sa.text(f"DROP TABLE {table}"))
 
     with pytest.raises(StoreError, match="counting articles failed") as caught:
         await store.count_articles()

@@ -83,10 +83,31 @@ def load_config(
     rules = load_rules(
         config.rule_files, errors, feeds=feeds, notifiers=notifiers, environ=variables
     )
+    errors += _missing_smtp(settings, config)
     if errors:
         files = [str(source), *(display_path(path) for path in config.rule_files)]
         raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, files)))
     return dataclasses.replace(config, rules=rules)
+
+
+def _missing_smtp(settings: Settings, config: MonitorConfig) -> list[ConfigError]:
+    """Email notifiers need MONITOR_SMTP_HOST and MONITOR_SMTP_FROM."""
+    emails = [n.id for n in config.notifiers if n.type == "email"]
+    missing = [
+        name
+        for name, value in (("HOST", settings.smtp_host), ("FROM", settings.smtp_from))
+        if not value
+    ]
+    if not emails or not missing:
+        return []
+    variables = " and ".join(f"MONITOR_SMTP_{name}" for name in missing)
+    return [
+        ConfigError(
+            f"email notifier{'s' if len(emails) > 1 else ''} {', '.join(emails)} "
+            f"need{'' if len(emails) > 1 else 's'} {variables} to be set",
+            path=str(config.source) if config.source is not None else None,
+        )
+    ]
 
 
 def _error_order(error: ConfigError, files: list[str]) -> tuple[int, str, int]:

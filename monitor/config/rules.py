@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,7 +42,7 @@ TOP_KEYS = ("actors", "rules")
 ACTOR_KEYS = ("id", "kind", "names", "part_of", "description")
 RULE_KEYS = (
     *("id", "description", "feeds", "fields", "keywords", "actors", "query", "notify"),
-    "min_score",
+    *("min_score", "realert"),
 )
 LIST_KEYS = ("any", "all", "none")
 TERM_KEYS = ("term", "case")
@@ -188,6 +189,7 @@ class _RuleChecker(Checker):
         notify = self.notifier_refs(fields.get("notify"))
         min_score = self.score(fields.get("min_score"))
         query, query_where = self.query(fields.get("query"))
+        realert = self.realert(fields.get("realert"))
         if len(self.errors) == before and keywords is not None and actors is not None:
             self.require_condition(node, keywords, actors, query)
         if len(self.errors) != before or rule_id is None or description is None:
@@ -198,7 +200,13 @@ class _RuleChecker(Checker):
             return None
         where = SourceRef(node.source, node.line)
         return RuleSpec(rule_id, description, feeds, rule_fields, keywords, actors, query,
-                        notify, min_score, where, query_where)  # fmt: skip
+                        notify, min_score, where, query_where, realert)  # fmt: skip
+
+    def realert(self, node: Located | None) -> timedelta | None:
+        if not given(node):
+            return None
+        assert node is not None
+        return self.duration(node, timedelta(0)) or None
 
     def require_condition(
         self, node: Located, keywords: TermLists, actors: ActorLists, query: str | None

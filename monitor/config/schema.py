@@ -15,9 +15,16 @@ from typing import Any, Literal, TypeVar, cast, get_args
 
 from monitor.config.defaults import resolve_rule_path
 from monitor.config.files import Located
+from monitor.config.notifiers import (
+    DELIVERY_MODES,
+    DELIVERY_OPTIONS,
+    NOTIFIER_KEYS,
+    NOTIFIER_OPTIONS,
+    NotifierChecker,
+    notifier_base_dir,
+)
 from monitor.config.settings import DEFAULT_INTERVAL
 from monitor.config.validate import (
-    Checker,
     given,
     id_nodes,
     id_problem,
@@ -31,6 +38,9 @@ from monitor.redact import redact_url
 
 __all__ = [
     "DELIVERY_MODES",
+    "DELIVERY_OPTIONS",
+    "NOTIFIER_KEYS",
+    "NOTIFIER_OPTIONS",
     "NOTIFIER_TYPES",
     "FeedConfig",
     "MonitorConfig",
@@ -43,14 +53,12 @@ __all__ = [
 
 NotifierType = Literal["console", "file", "email", "webhook"]
 NOTIFIER_TYPES: tuple[str, ...] = get_args(NotifierType)
-DELIVERY_MODES = ("immediate", "digest")
 _RULE_SUFFIXES = (".yaml", ".yml")
 
 TOP_KEYS = ("feeds", "rules", "notifiers", "ops_notify")
 FEED_KEYS = ("id", "url", "interval", "tags", "backfill", "title")
-# Keys every notifier has; the rest are its type's options, checked by the delivery stage.
-NOTIFIER_KEYS = ("id", "type")
-_REQUIRED_OPTIONS = {"webhook": ("url",), "email": ("to",), "file": ("path",)}
+# The notifier keys (NOTIFIER_KEYS, then DELIVERY_OPTIONS and each type's NOTIFIER_OPTIONS)
+# and their checks live in `notifiers`, beside the typed options they become.
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +194,7 @@ def build_config(
     feeds = check.feeds(check.items(top.get("feeds")), default_interval)
     rule_paths = check.rule_paths(top.get("rules"), base_dir, embedded=embedded)
     notifier_items = check.items(top.get("notifiers"))
-    notifiers = check.notifiers(notifier_items)
+    notifiers = check.notifiers(notifier_items, notifier_base_dir(source, embedded=embedded))
     ops_notify = check.ops_notify(
         top.get("ops_notify"), [str(node.value) for node in id_nodes(notifier_items)]
     )
@@ -201,7 +209,7 @@ def build_config(
     )
 
 
-class _ConfigChecker(Checker):
+class _ConfigChecker(NotifierChecker):
     """The monitor.yaml sections: feeds, rule paths, notifiers and ops_notify."""
 
     __slots__ = ()
@@ -268,12 +276,13 @@ class _ConfigChecker(Checker):
             return None
         return files
 
-    def notifiers(self, items: Sequence[Located]) -> tuple[NotifierConfig, ...]:
+    def notifiers(self, items: Sequence[Located], base_dir: Path) -> tuple[NotifierConfig, ...]:
         self.unique_ids(items, "notifier")
-        notifiers = (self.notifier(item) for item in items)
+        notifiers = (self.notifier(item, base_dir) for item in items)
         return _first_by_id(notifier for notifier in notifiers if notifier is not None)
 
-    def notifier(self, node: Located) -> NotifierConfig | None:
+    def notifier(self, node: Located, base_dir: Path) -> NotifierConfig | None:
+        """One entry: its id and type, and its options checked by type (kept as YAML values)."""
         fields = self.mapping(node, None, required=NOTIFIER_KEYS)
         if fields is None:
             return None
@@ -281,36 +290,10 @@ class _ConfigChecker(Checker):
         kind = self.choice(fields.get("type"), NOTIFIER_TYPES, "notifier type")
         if kind is None:
             return None
-        options = {k: v for k, v in fields.items() if k not in NOTIFIER_KEYS}
-        if not self._options(node, kind, options) or notifier_id is None:
+        if not self.notifier_options_valid(node, kind, fields, base_dir) or notifier_id is None:
             return None
-        plain = {key: value.plain() for key, value in options.items()}
+        plain = {key: value.plain() for key, value in fields.items() if key not in NOTIFIER_KEYS}
         return NotifierConfig(notifier_id, cast(NotifierType, kind), freeze(plain))
-
-    def _options(self, node: Located, kind: str, options: Mapping[str, Located]) -> bool:
-        """Checks the few options this stage knows; the delivery stage checks the rest."""
-        before = len(self.errors)
-        for key in _REQUIRED_OPTIONS.get(kind, ()):
-            if key not in options:
-                self.report(node, f'missing required key "{key}" for a {kind} notifier')
-        if kind == "webhook" and "url" in options:
-            self.url(options["url"])
-        if kind == "file" and "path" in options:
-            self.string(options["path"])
-        if kind == "email" and "to" in options:
-            self._addresses(options["to"])
-        if "mode" in options:
-            self.choice(options["mode"], DELIVERY_MODES, "delivery mode")
-        return len(self.errors) == before and not any(v.unresolved for v in options.values())
-
-    def _addresses(self, node: Located) -> None:
-        addresses = self.items(node)
-        if not addresses and (node.value is None or node.sequence is not None):
-            self.report(node, "needs at least one email address")
-        for item in addresses:
-            address = self.string(item)
-            if address is not None and "@" not in address:
-                self.report(item, f"{item.shown()} is not an email address")
 
     def ops_notify(self, node: Located | None, known: Sequence[str]) -> tuple[str, ...]:
         names: list[str] = []

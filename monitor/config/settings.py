@@ -135,6 +135,9 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(default=100, ge=1)
     per_host_concurrency: int = Field(default=4, ge=1)
     shutdown_grace: float = Field(default=20.0, ge=0)
+    delivery_max_attempts: int = Field(default=10, ge=1)
+    delivery_max_age: timedelta = timedelta(days=1)
+    delivery_lease: timedelta = timedelta(seconds=60)
 
     @field_validator("database_url")
     @classmethod
@@ -157,7 +160,7 @@ class Settings(BaseSettings):
             raise ValueError(f'"{value}" is not a log level: use {names}')
         return level
 
-    @field_validator("default_interval", mode="before")
+    @field_validator("default_interval", "delivery_max_age", "delivery_lease", mode="before")
     @classmethod
     def _parse_interval(cls, value: object) -> object:
         if isinstance(value, str):
@@ -166,7 +169,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} seconds: a duration must be at least 1s")
         return value
 
-    @field_validator("default_interval")
+    @field_validator("default_interval", "delivery_max_age", "delivery_lease")
     @classmethod
     def _check_interval(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):

@@ -108,15 +108,18 @@ class FieldScan:
     ) -> list[Span]:
         """Where a literal's word or phrase is, in its form's normalised text, in text order
         (with `first`, only the first)."""
+        back, cut = compiled.literal_bounds[literal]
+        if first:  # the first occurrence is a substring search away: no need to index the hits
+            key = compiled.literals[literal]
+            at = self.form(key.case_sensitive).text.find(key.key)
+            end = at + len(key.key) - 1
+            return [] if at < 0 else [(end - back, end + 1 - cut)]
         if self._spans is None:
             self._spans = {}
             for end, hit in self.hits:
                 self._spans.setdefault(hit, []).append(end)
         ends = self._spans.get(literal)
-        if not ends:
-            return []
-        back, cut = compiled.literal_bounds[literal]
-        return [(end - back, end + 1 - cut) for end in (ends[:1] if first else ends)]
+        return [(end - back, end + 1 - cut) for end in ends] if ends else []
 
     def words(self, case_sensitive: bool, span: Span) -> Span:
         """The indexes of the first and last words of a normalised span."""

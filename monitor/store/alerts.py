@@ -7,6 +7,8 @@ which writer's alert it is, and the others' are skipped (ON CONFLICT DO NOTHING)
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -21,8 +23,16 @@ from monitor.store.schema import alerts, articles
 
 # Separates feed id and key in a story key; neither a URL nor a feed id contains it.
 STORY_SEPARATOR = "\x1f"
+_WORDS = re.compile(r"\w+")
 
 _Candidate = tuple[Alert, dict[str, Any]]
+
+
+def title_key(title: str) -> str:
+    """A title folded for comparison: NFKC, casefolded, words only ("U.S. strikes" = "us
+    strikes"). The same wire story under other links has the same key."""
+    folded = unicodedata.normalize("NFKC", title).casefold().replace(".", "")
+    return " ".join(_WORDS.findall(folded))
 
 
 def story_key(article: Article) -> str:
@@ -103,6 +113,7 @@ def _row_values(alert: Alert, article_id: int, story: str) -> dict[str, Any]:
         "detected_at": alert.detected_at,
         "score": alert.score,
         "matches": _matches_json(alert.match),
+        "title_key": title_key(alert.title),
     }
 
 
@@ -168,7 +179,7 @@ async def count_alerts(conn: AsyncConnection) -> int:
     return count or 0
 
 
-def alert_from_row(row: sa.RowMapping) -> Alert:
+def alert_from_row(row: Mapping[Any, Any]) -> Alert:
     """An `alerts` row, joined with its article's title, as the `Alert` record."""
     score = float(row["score"])
     return Alert(

@@ -6,7 +6,7 @@ one SELECT of the stored hashes per 500 keys, one multi-row INSERT, one executem
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -188,7 +188,7 @@ async def count_articles(conn: AsyncConnection) -> int:
     return count or 0
 
 
-def article_from_row(row: sa.RowMapping) -> Article:
+def article_from_row(row: Mapping[Any, Any]) -> Article:
     """An `articles` row as the `Article` record."""
     return Article(
         feed_id=row["feed_id"],

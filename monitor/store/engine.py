@@ -27,13 +27,24 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from monitor.errors import StoreError
-from monitor.models import Alert, Article, Feed, FeedStateUpdate, FeedSummary, RuleMatch
+from monitor.models import (
+    Alert,
+    Article,
+    DeliveryStatus,
+    Feed,
+    FeedStateUpdate,
+    FeedSummary,
+    OutboxPlan,
+    RuleMatch,
+)
 from monitor.redact import REDACTED, redact_url
 from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
 from monitor.store import feeds as feed_rows
+from monitor.store import outbox
 from monitor.store.articles import RecordResult
 from monitor.store.feeds import FeedConfigLike, SyncReport
+from monitor.store.health import health_notice
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Plain URLs name the sync drivers; the store needs the async ones.
@@ -57,6 +68,7 @@ _DATABASE_ERRORS: tuple[type[Exception], ...] = (
     OSError,  # the drivers' connection errors, not always wrapped by SQLAlchemy
     ImportError,  # a URL naming a driver that is not installed
 )
+_LEASE = timedelta(minutes=2)  # a delivery claimed by a worker that died is free after this
 _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
 
 
@@ -320,6 +332,7 @@ class Store:
         *,
         owner: str | None = None,
         matches: Mapping[str, Sequence[RuleMatch]] | None = None,
+        plan: OutboxPlan | None = None,
     ) -> RecordResult:
         """Store one poll's outcome in one transaction: the feed's state, its lease, its items,
         their alerts.
@@ -332,11 +345,22 @@ class Store:
         `matches` maps an article key to the rule matches found in it before the write. Each
         article inserted now (not one stored already) gets an alert per match, detected at
         `update.polled_at`, unless its story (canonical URL, else feed and key) has an alert
-        for that rule already; the alerts created are returned.
+        for that rule already; the alerts created are returned. With a `plan`, each alert gets
+        its deliveries (the outbox), and a feed turning unhealthy or recovering gets a notice
+        for the `ops` notifiers, in the same transaction.
         """
         async with self._write(f"recording the poll of feed {feed_id} failed") as conn:
-            if not await feed_rows.update_feed_state(conn, feed_id, update, owner=owner):
+            before = await feed_rows.get_feed(conn, feed_id)
+            if before is None or not await feed_rows.update_feed_state(
+                conn, feed_id, update, owner=owner
+            ):
                 raise StoreError(f"no feed {feed_id} to record a poll for")
+            if plan is not None and plan.ops:
+                notice = health_notice(before, update)
+                if notice is not None:
+                    await outbox.create_notice_deliveries(
+                        conn, notice, plan.ops, now=update.polled_at
+                    )
             recorded = await article_rows.record_articles(
                 conn, feed_id, articles, now=update.polled_at
             )
@@ -345,6 +369,8 @@ class Store:
             created = await alert_rows.record_alerts(
                 conn, recorded.inserted, matches, detected_at=update.polled_at
             )
+            if plan is not None:
+                await outbox.create_alert_deliveries(conn, created, plan, now=update.polled_at)
             return recorded.result(created)
 
     async def get_feed(self, feed_id: str) -> Feed | None:
@@ -392,3 +418,86 @@ class Store:
     async def count_alerts(self) -> int:
         async with self._read("counting alerts failed") as conn:
             return await alert_rows.count_alerts(conn)
+
+    # ---- the outbox ---------------------------------------------------------------------------
+    async def claim_deliveries(
+        self, owner: str, *, now: datetime, limit: int = 100, lease: timedelta = _LEASE
+    ) -> list[outbox.ClaimedDelivery]:
+        """Lease up to about `limit` due deliveries (whole batches) to `owner`, oldest first."""
+        async with self._write("claiming deliveries failed") as conn:
+            return await outbox.claim_due(conn, owner, now=now, limit=limit, lease=lease)
+
+    async def settle_deliveries(self, outcomes: Sequence[outbox.Outcome], *, now: datetime) -> None:
+        async with self._write("recording deliveries failed") as conn:
+            await outbox.settle(conn, outcomes, now=now)
+
+    async def hold_deliveries(self, ids: Sequence[str], *, until: datetime, now: datetime) -> None:
+        async with self._write("holding deliveries failed") as conn:
+            await outbox.hold(conn, ids, until=until, now=now)
+
+    async def gather_held(
+        self, notifier_id: str, *, now: datetime, due_only: bool = False
+    ) -> tuple[str, int] | None:
+        async with self._write(f"gathering a batch for notifier {notifier_id} failed") as conn:
+            return await outbox.gather(conn, notifier_id, now=now, due_only=due_only)
+
+    async def sent_since(self, notifier_id: str, since: datetime) -> int:
+        async with self._read("counting sent deliveries failed") as conn:
+            return await outbox.sent_since(conn, notifier_id, since)
+
+    async def retry_dead(
+        self, *, now: datetime, notifier_id: str | None = None, ids: Sequence[str] = ()
+    ) -> int:
+        async with self._write("re-queueing dead deliveries failed") as conn:
+            return await outbox.retry_dead(conn, now=now, notifier_id=notifier_id, ids=ids)
+
+    async def renew_deliveries(self, owner: str, *, until: datetime) -> int:
+        """Extend `owner`'s leases on the deliveries it is sending."""
+        async with self._write("renewing delivery leases failed") as conn:
+            return await outbox.renew(conn, owner, until=until)
+
+    async def release_deliveries(self, owner: str) -> int:
+        async with self._write("releasing deliveries failed") as conn:
+            return await outbox.release(conn, owner)
+
+    async def next_delivery_at(self) -> datetime | None:
+        async with self._read("reading the next delivery time failed") as conn:
+            return await outbox.next_due_at(conn)
+
+    async def count_deliveries(self) -> dict[str, int]:
+        """Deliveries by state."""
+        async with self._read("counting deliveries failed") as conn:
+            return await outbox.count_by_state(conn)
+
+    async def list_deliveries(
+        self, *, state: str | None = None, notifier_id: str | None = None, limit: int = 100
+    ) -> list[outbox.DeliveryRow]:
+        """The newest deliveries first, optionally of one state or notifier."""
+        async with self._read("listing deliveries failed") as conn:
+            return await outbox.list_deliveries(
+                conn, state=state, notifier_id=notifier_id, limit=limit
+            )
+
+    async def delivery_statuses(self, alert_ids: Sequence[str]) -> dict[str, list[DeliveryStatus]]:
+        async with self._read("reading delivery states failed") as conn:
+            return await outbox.statuses_for_alerts(conn, alert_ids)
+
+    async def add_silence(
+        self, rule_id: str, *, now: datetime, duration: timedelta, reason: str
+    ) -> outbox.Silence:
+        async with self._write("adding a silence failed") as conn:
+            return await outbox.add_silence(
+                conn, rule_id, now=now, duration=duration, reason=reason
+            )
+
+    async def list_silences(self, *, now: datetime) -> list[outbox.Silence]:
+        async with self._read("listing silences failed") as conn:
+            return await outbox.list_silences(conn, now=now)
+
+    async def end_silence(self, silence_id: str, *, now: datetime) -> bool:
+        async with self._write("ending a silence failed") as conn:
+            return await outbox.end_silence(conn, silence_id, now=now)
+
+    async def delete_expired_silences(self, *, before: datetime) -> int:
+        async with self._write("deleting expired silences failed") as conn:
+            return await outbox.delete_expired_silences(conn, before=before)

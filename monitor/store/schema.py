@@ -162,10 +162,61 @@ alerts = sa.Table(
     _time("detected_at", nullable=False),
     sa.Column("score", sa.Float(), nullable=False),
     sa.Column("matches", sa.JSON(), nullable=False),  # {"keywords": [...], "actors": [...]}
+    # The article's title folded (case, accents, punctuation): one wire story under other
+    # links has the same, which `realert` looks for.
+    _text("title_key"),
     sa.UniqueConstraint("rule_id", "story_key"),
     sa.Index(None, "detected_at"),
     sa.Index(None, "rule_id", "detected_at"),
+    sa.Index(None, "rule_id", "title_key", "detected_at"),
     # PostgreSQL does not index a referencing column itself: without this, deleting old
     # articles would scan the alerts once per article for the cascade.
     sa.Index(None, "article_id"),
+)
+
+# The outbox: one row per alert × notifier (or per ops notice × notifier), written in the
+# transaction that stores the alert. A worker sends the due `pending` rows; a digest or the
+# overflow of a rate cap gathers `held` rows into one message under a `batch_id`.
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True),  # uuid4 hex: the `webhook-id`, stable
+    sa.Column(
+        "alert_id",
+        sa.Text(),
+        sa.ForeignKey("alerts.id", ondelete="CASCADE"),
+        nullable=True,  # None for an ops notice
+    ),
+    _text("notifier_id", nullable=False),
+    _text("kind", nullable=False),  # alert | notice
+    _text("state", nullable=False),  # pending | held | sent | dead | suppressed
+    _text("batch_id"),
+    sa.Column("attempts", sa.Integer(), nullable=False),
+    _time("next_attempt_at", nullable=False),
+    _text("last_error"),
+    _text("answer"),  # the receiver's last answer on success
+    sa.Column("notice", sa.JSON(), nullable=True),  # an ops notice's content
+    _text("lease_owner"),
+    _time("lease_until"),
+    _time("created_at", nullable=False),
+    _time("updated_at", nullable=False),
+    _time("sent_at"),
+    sa.Index(None, "state", "next_attempt_at"),
+    sa.Index(None, "notifier_id", "state"),
+    sa.Index(None, "alert_id"),
+    sa.Index(None, "batch_id"),
+    sa.Index(None, "notifier_id", "sent_at"),
+)
+
+# `monitor silence add RULE --for 2h`: a rule's alerts are stored but not sent until `ends_at`.
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True),
+    _text("rule_id", nullable=False),
+    _time("starts_at", nullable=False),
+    _time("ends_at", nullable=False),
+    _text("reason", nullable=False),
+    _time("created_at", nullable=False),
+    sa.Index(None, "rule_id", "ends_at"),
 )

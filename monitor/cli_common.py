@@ -1,0 +1,108 @@
+"""What every `monitor` command shares: the --config option, loading the configuration with
+file:line errors (exit 2), running a coroutine, opening the store, printing times and tables."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from monitor.config import (
+    ConfigError,
+    ConfigErrors,
+    MonitorConfig,
+    Settings,
+    load_config,
+    load_settings,
+)
+from monitor.errors import MonitorError
+from monitor.logging import configure_logging
+from monitor.match import Matcher
+from monitor.service import compile_matcher
+from monitor.store import Store, open_store
+
+T = TypeVar("T")
+EXIT_CONFIG = 2
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="monitor.yaml to use (default: $MONITOR_CONFIG, else ./monitor.yaml, else built-in).",
+)
+
+
+def fail_config(error: ConfigError) -> NoReturn:
+    errors = error.errors if isinstance(error, ConfigErrors) else (error,)
+    for item in errors:
+        click.echo(str(item), err=True)
+    click.echo(
+        f"{len(errors)} error{'s' if len(errors) != 1 else ''} in the configuration", err=True
+    )
+    sys.exit(EXIT_CONFIG)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    settings: Settings
+    config: MonitorConfig
+    matcher: Matcher
+
+
+def load(config_path: Path | None, *, logs: bool = True) -> Loaded:
+    """Settings, config and compiled rules, or every error with file:line and exit 2."""
+    try:
+        settings = load_settings()
+        if logs:
+            configure_logging(settings.log_level, settings.log_format)
+        config = load_config(settings, config_path)
+        return Loaded(settings, config, compile_matcher(config))
+    except ConfigError as exc:
+        fail_config(exc)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coro)
+    except ConfigError as exc:
+        fail_config(exc)
+    except MonitorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+
+
+@contextlib.asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    store = await open_store(settings.database_url)
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def table(*columns: str) -> Table:
+    grid = Table(box=None, header_style="bold")
+    for column in columns:
+        grid.add_column(column, overflow="fold")
+    return grid
+
+
+def print_table(grid: Table) -> None:
+    # Off a terminal (a pipe, a file) nothing limits the width: keep one row per line.
+    Console(width=None if sys.stdout.isatty() else 1000).print(grid)

@@ -1,0 +1,231 @@
+"""Delivery wired from the configuration: the notifiers, the outbox plan, the worker and the
+periodic jobs (digests by `every`/`cron`, the rate cap's overflow summaries, silence cleanup).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.config import MonitorConfig, Settings
+from monitor.config.notifiers import delivery_policy, notifier_options
+from monitor.errors import ConfigError
+from monitor.models import OutboxPlan
+from monitor.notify.base import (
+    ConsoleOptions,
+    DeliveryPolicy,
+    EmailOptions,
+    FileOptions,
+    Notifier,
+    WebhookOptions,
+)
+from monitor.notify.console import ConsoleNotifier
+from monitor.notify.email import EmailNotifier, SmtpSettings
+from monitor.notify.file import FileNotifier
+from monitor.notify.formats import load_template
+from monitor.notify.webhook import WebhookNotifier, create_webhook_client
+from monitor.notify.worker import DeliveryLimits, DeliveryWorker
+from monitor.store import Store
+
+__all__ = [
+    "Delivery",
+    "build_notifiers",
+    "build_plan",
+    "digest_trigger",
+    "gather_digest",
+    "gather_overflow",
+]
+
+log = logging.getLogger(__name__)
+
+OVERFLOW_CHECK = timedelta(minutes=1)
+SILENCE_KEPT = timedelta(days=7)  # an expired silence is deleted this long after it ended
+
+
+def build_plan(config: MonitorConfig) -> OutboxPlan:
+    """Where each rule's alerts go, which notifiers gather digests, each rule's `realert`."""
+    routes = {
+        rule.id: tuple(n.id for n in config.notifiers_for(rule)) for rule in config.rules.rules
+    }
+    held = frozenset(n.id for n in config.notifiers if delivery_policy(n).mode == "digest")
+    realert = {rule.id: rule.realert for rule in config.rules.rules if rule.realert}
+    return OutboxPlan(routes=routes, held=held, realert=realert, ops=config.ops_notify)
+
+
+def base_dir(config: MonitorConfig) -> Path:
+    return config.source.parent if config.source is not None else Path.cwd()
+
+
+def build_notifiers(
+    config: MonitorConfig, settings: Settings, client: httpx.AsyncClient
+) -> dict[str, Notifier]:
+    """One notifier per `notifiers:` entry. Raises ConfigError for what only shows now: an
+    email notifier without SMTP settings, a template that does not compile."""
+    notifiers: dict[str, Notifier] = {}
+    smtp: SmtpSettings | None = None
+    for entry in config.notifiers:
+        options = notifier_options(entry, base_dir(config))
+        if isinstance(options, WebhookOptions):
+            template = load_template(options.template) if options.template else None
+            notifiers[entry.id] = WebhookNotifier(entry.id, options, client, template)
+        elif isinstance(options, EmailOptions):
+            if smtp is None:
+                try:
+                    smtp = SmtpSettings.from_settings(settings)
+                except ValueError as exc:
+                    raise ConfigError(f'notifier "{entry.id}": {exc}') from None
+            notifiers[entry.id] = EmailNotifier(entry.id, options, smtp)
+        elif isinstance(options, FileOptions):
+            notifiers[entry.id] = FileNotifier(entry.id, options)
+        elif isinstance(options, ConsoleOptions):
+            notifiers[entry.id] = ConsoleNotifier(entry.id)
+    return notifiers
+
+
+def digest_trigger(policy: DeliveryPolicy) -> BaseTrigger | None:
+    """The APScheduler trigger of a digest notifier (UTC), None for an immediate one."""
+    if policy.mode != "digest":
+        return None
+    if policy.cron is not None:
+        return CronTrigger.from_crontab(policy.cron, timezone="UTC")
+    assert policy.every is not None
+    return IntervalTrigger(seconds=policy.every.total_seconds(), timezone="UTC")
+
+
+async def gather_digest(store: Store, notifier_id: str, *, now: datetime) -> int:
+    """Gather the notifier's held alerts into one digest, due now; returns how many. An empty
+    digest sends nothing."""
+    gathered = await store.gather_held(notifier_id, now=now)
+    if gathered is None:
+        return 0
+    batch_id, count = gathered
+    log.info("digest %s for %s: %d alerts", batch_id, notifier_id, count)
+    return count
+
+
+async def gather_overflow(
+    store: Store, policies: Mapping[str, DeliveryPolicy], *, now: datetime
+) -> int:
+    """Fold each capped notifier's alerts held for an hour into one summary; returns how many."""
+    total = 0
+    for notifier_id, policy in policies.items():
+        if policy.mode == "digest" or policy.max_per_hour is None:
+            continue
+        gathered = await store.gather_held(notifier_id, now=now, due_only=True)
+        if gathered is not None:
+            log.info("rate cap summary for %s: %d alerts", notifier_id, gathered[1])
+            total += gathered[1]
+    return total
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Delivery:
+    """The delivery stage of a running service: `start`, `wake` after alerts, `stop`."""
+
+    def __init__(
+        self,
+        store: Store,
+        config: MonitorConfig,
+        settings: Settings,
+        *,
+        notifiers: Mapping[str, Notifier] | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._clock = clock
+        self._client: httpx.AsyncClient | None = None
+        if notifiers is None:
+            self._client = create_webhook_client(settings.user_agent)
+            notifiers = build_notifiers(config, settings, self._client)
+        self.notifiers = dict(notifiers)
+        self.policies = {n.id: delivery_policy(n) for n in config.notifiers}
+        self.plan = build_plan(config)
+        limits = DeliveryLimits(
+            max_attempts=settings.delivery_max_attempts,
+            max_age=settings.delivery_max_age,
+            lease=settings.delivery_lease,
+        )
+        self.worker = DeliveryWorker(
+            store,
+            self.notifiers,
+            policies=self.policies,
+            rule_descriptions={r.id: r.description for r in config.rules.rules if r.description},
+            limits=limits,
+            clock=clock,
+        )
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, scheduler: AsyncIOScheduler | None = None) -> None:
+        """Run the worker in the background; add the periodic jobs to `scheduler`."""
+        self._task = asyncio.create_task(self.worker.run(), name="delivery-worker")
+        if scheduler is None:
+            return
+        for notifier_id, policy in self.policies.items():
+            trigger = digest_trigger(policy)
+            if trigger is not None and notifier_id in self.notifiers:
+                scheduler.add_job(
+                    self.flush_digest,
+                    trigger,
+                    args=(notifier_id,),
+                    id=f"digest-{notifier_id}",
+                    coalesce=True,
+                    max_instances=1,
+                    misfire_grace_time=None,
+                )
+        scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            seconds=OVERFLOW_CHECK.total_seconds(),
+            id="delivery-housekeeping",
+            coalesce=True,
+            max_instances=1,
+        )
+
+    def wake(self) -> None:
+        self.worker.wake()
+
+    async def flush_digest(self, notifier_id: str) -> int:
+        """The digest job: see `gather_digest`."""
+        count = await gather_digest(self._store, notifier_id, now=self._clock())
+        if count:
+            self.worker.wake()
+        return count
+
+    async def flush_overflow(self) -> int:
+        count = await gather_overflow(self._store, self.policies, now=self._clock())
+        if count:
+            self.worker.wake()
+        return count
+
+    async def housekeeping(self) -> None:
+        await self.flush_overflow()
+        await self._store.delete_expired_silences(before=self._clock() - SILENCE_KEPT)
+
+    async def drain(self) -> dict[str, int]:
+        """Deliver everything due now (for `monitor once`)."""
+        return await self.worker.drain()
+
+    async def stop(self) -> None:
+        self.worker.stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for notifier in self.notifiers.values():
+            await notifier.aclose()
+        if self._client is not None:
+            await self._client.aclose()

@@ -1,0 +1,147 @@
+"""What notifiers send: one alert, a digest of alerts, or a notice about the monitor itself.
+
+These are built by the delivery worker from the outbox and handed to a `Notifier`; they carry
+everything a notifier renders, so that notifiers never read the store.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from monitor.models import RuleMatch
+
+__all__ = [
+    "AlertMessage",
+    "ArticleInfo",
+    "Digest",
+    "FeedInfo",
+    "NoticeKind",
+    "OpsNotice",
+    "Outgoing",
+    "alert_payload",
+    "iso_utc",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedInfo:
+    id: str
+    title: str | None
+    url: str  # redacted: no credentials or token-like query values
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleInfo:
+    key: str
+    title: str
+    url: str | None
+    published: datetime | None  # UTC
+    summary: str  # plain text
+    authors: tuple[str, ...]
+    feed: FeedInfo
+
+
+@dataclass(frozen=True, slots=True)
+class AlertMessage:
+    """One alert for one notifier. `delivery_id` is stable across retries (the `webhook-id`)."""
+
+    delivery_id: str
+    alert_id: str
+    detected_at: datetime  # UTC
+    rule_id: str
+    rule_description: str | None
+    article: ArticleInfo
+    match: RuleMatch
+
+    @property
+    def score(self) -> float:
+        return self.match.score
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several alerts sent as one message (`mode: digest`, or the overflow of `max_per_hour`).
+
+    `alerts` are in detection order; renderers group them by rule. `omitted` counts alerts that
+    were folded into this message without being listed (the rate cap's overflow summary).
+    """
+
+    delivery_id: str
+    created_at: datetime  # UTC
+    alerts: tuple[AlertMessage, ...]
+    omitted: int = 0
+
+    def by_rule(self) -> dict[str, list[AlertMessage]]:
+        groups: dict[str, list[AlertMessage]] = {}
+        for alert in self.alerts:
+            groups.setdefault(alert.rule_id, []).append(alert)
+        return groups
+
+
+class NoticeKind(StrEnum):
+    FEED_DOWN = "feed_down"
+    FEED_RECOVERED = "feed_recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class OpsNotice:
+    """A feed turned unhealthy, or recovered: for the notifiers of `ops_notify`."""
+
+    delivery_id: str
+    kind: NoticeKind
+    at: datetime  # UTC
+    feed: FeedInfo
+    failures: int  # consecutive failures (FEED_DOWN), or how many it had (FEED_RECOVERED)
+    error: str | None  # the last error, already free of secrets
+    since: datetime | None  # when it started failing
+
+    @property
+    def summary(self) -> str:
+        if self.kind is NoticeKind.FEED_DOWN:
+            return f"Feed {self.feed.id} is down after {self.failures} failures: {self.error}"
+        return f"Feed {self.feed.id} has recovered"
+
+
+Outgoing = AlertMessage | Digest | OpsNotice
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """`2026-11-26T15:05:00Z` (whole seconds, UTC), or None."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def alert_payload(alert: AlertMessage) -> dict[str, Any]:
+    """The webhook payload of DESIGN.md (`format: json`), exactly: these keys, in this order."""
+    article, match = alert.article, alert.match
+    return {
+        "id": alert.alert_id,
+        "detected_at": iso_utc(alert.detected_at),
+        "rule": {"id": alert.rule_id, "description": alert.rule_description or ""},
+        "article": {
+            "key": article.key,
+            "title": article.title,
+            "url": article.url,
+            "published": iso_utc(article.published),
+            "summary": article.summary,
+            "authors": list(article.authors),
+            "feed": {"id": article.feed.id, "title": article.feed.title, "url": article.feed.url},
+        },
+        "matches": {
+            "keywords": [
+                {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
+                for hit in match.keywords
+            ],
+            "actors": [
+                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
+                for hit in match.actors
+            ],
+        },
+        "score": match.score,
+    }
