@@ -4,10 +4,12 @@ silences and ops notices."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -425,3 +427,21 @@ async def test_a_feed_turning_unhealthy_and_recovering_sends_one_notice_each(
     assert notices[0]["feed"]["id"] == FEED.id
     assert notices[0]["failures"] == 3
     assert notices[0]["error"] == "HTTP 503"
+
+
+async def test_the_file_notifier_appends_one_json_payload_per_line(
+    setup: Setup, tmp_path: Path
+) -> None:
+    from monitor.notify.base import FileOptions
+    from monitor.notify.file import FileNotifier
+
+    path = tmp_path / "out" / "alerts.jsonl"
+    alert_ids = await setup.alerts(3, plan_for("file"))
+    worker = setup.worker([FileNotifier("file", FileOptions(path))])
+
+    await worker.deliver_due()
+
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == alert_ids
+    assert lines[0]["rule"] == {"id": "peace", "description": "Peace talks"}
+    assert await setup.store.count_deliveries() == {"sent": 3}

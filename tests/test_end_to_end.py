@@ -45,6 +45,8 @@ async def test_the_example_article_raises_one_alert_with_its_actors(
     code, out, err = await monitor("once", cwd=tmp_path)
     assert code == 0, err
     assert "1 alerts" in out or "1 alert" in out
+    assert "ALERT caucasus-peace" in out  # the console notifier printed it
+    assert "deliveries:" in out and "sent" in out
 
     code, out, err = await monitor("alerts", "--json", cwd=tmp_path)
     assert code == 0, err

@@ -292,3 +292,28 @@ async def test_malformed_corpus_never_crashes_the_service(
     summaries = await h.service.store.list_feeds()
     assert {s.feed.status for s in summaries} <= {FeedStatus.OK, FeedStatus.ERROR}
     assert sum(1 for s in summaries if s.feed.status is FeedStatus.OK) > len(files) // 2
+
+
+async def test_a_feed_is_unhealthy_after_three_failures_over_fifteen_minutes(
+    feed_server: FeedServer, harness_factory: MakeHarness
+) -> None:
+    url = feed_server.serve("/flaky.xml", Document.of(rss(("1", "One", "x"))))
+    h: Harness = await harness_factory({"flaky": url})
+    await h.service.poll_all()  # read once: it worked at START
+    feed_server.script("/flaky.xml", *[status(503)] * 5)
+
+    for _ in range(3):  # three failures within a few minutes: a glitch, not an outage
+        h.clock.advance(timedelta(minutes=2))
+        await h.service.poll_all()
+    flaky = await h.feed("flaky")
+    assert (flaky.status, flaky.error_count) == (FeedStatus.ERROR, 3)
+
+    h.clock.advance(timedelta(minutes=10))  # failing for 16 minutes now
+    await h.service.poll_all()
+    assert (await h.feed("flaky")).status is FeedStatus.UNHEALTHY
+
+    h.clock.advance(timedelta(minutes=10))
+    await h.service.poll_all()  # the fifth 503
+    h.clock.advance(timedelta(minutes=10))
+    await h.service.poll_all()
+    assert (await h.feed("flaky")).status is FeedStatus.OK
