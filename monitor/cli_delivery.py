@@ -22,7 +22,7 @@ from monitor.cli_common import (
     run_async,
     table,
 )
-from monitor.config import Settings
+from monitor.config import MonitorConfig, Settings
 from monitor.config.settings import parse_duration
 from monitor.config.validate import suggestion
 from monitor.delivery import build_notifiers
@@ -294,7 +294,7 @@ def notify_test(config_path: Path | None, notifier_id: str) -> None:
     click.echo(f"{notifier_id}: {answer}")
 
 
-async def _send_sample(settings: Settings, config: Any, notifier_id: str) -> str:
+async def _send_sample(settings: Settings, config: MonitorConfig, notifier_id: str) -> str:
     client = create_webhook_client(settings.user_agent)
     try:
         notifiers = build_notifiers(config, settings, client)

@@ -14,11 +14,10 @@ from pathlib import Path
 import httpx
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import MonitorConfig, Settings
-from monitor.config.notifiers import delivery_policy, notifier_options
+from monitor.config.notifiers import crontab_trigger, delivery_policy, notifier_options
 from monitor.errors import ConfigError
 from monitor.models import OutboxPlan
 from monitor.notify.base import (
@@ -97,7 +96,7 @@ def digest_trigger(policy: DeliveryPolicy) -> BaseTrigger | None:
     if policy.mode != "digest":
         return None
     if policy.cron is not None:
-        return CronTrigger.from_crontab(policy.cron, timezone="UTC")
+        return crontab_trigger(policy.cron)
     assert policy.every is not None
     return IntervalTrigger(seconds=policy.every.total_seconds(), timezone="UTC")
 

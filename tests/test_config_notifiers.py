@@ -186,9 +186,19 @@ ERROR_CASES = [
             8,
             ".cron",
             (
-                '"0 8 * *" is not a cron expression (minute hour day month weekday): Wrong '
-                "number of fields; got 4, expected 5"
+                '"0 8 * *" is not a cron expression (minute hour day month weekday): expected '
+                "5 fields, found 4"
             ),
+        ),
+    ),
+    case(
+        "cron-weekday-out-of-range",
+        ["type: console", "mode: digest", "cron: '0 8 * * 1-8'"],
+        (
+            8,
+            ".cron",
+            '"0 8 * * 1-8" is not a cron expression (minute hour day month weekday): weekday '
+            '"1-8" is out of range (0-7; 0 and 7 are Sunday)',
         ),
     ),
     case(

@@ -445,3 +445,34 @@ async def test_the_file_notifier_appends_one_json_payload_per_line(
     assert [line["id"] for line in lines] == alert_ids
     assert lines[0]["rule"] == {"id": "peace", "description": "Peace talks"}
     assert await setup.store.count_deliveries() == {"sent": 3}
+
+
+@pytest.mark.parametrize(
+    ("expression", "fires"),
+    [
+        # From Friday 2026-11-27 09:00 UTC: cron's weekdays, 0 and 7 being Sunday.
+        ("0 8 * * 1-5", ["Mon 30 08:00", "Tue 01 08:00", "Wed 02 08:00"]),
+        ("30 6 * * 0", ["Sun 29 06:30", "Sun 06 06:30", "Sun 13 06:30"]),
+        ("0 18 * * 7", ["Sun 29 18:00", "Sun 06 18:00", "Sun 13 18:00"]),
+        ("0 8 * * mon,wed", ["Mon 30 08:00", "Wed 02 08:00", "Mon 07 08:00"]),
+        ("0 */12 * * *", ["Fri 27 12:00", "Sat 28 00:00", "Sat 28 12:00"]),
+    ],
+)
+def test_digest_cron_expressions_read_weekdays_as_cron_does(
+    expression: str, fires: list[str]
+) -> None:
+    trigger = digest_trigger(DeliveryPolicy(mode="digest", cron=expression))
+    assert trigger is not None
+    found, moment = [], datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    for _ in fires:
+        moment = trigger.get_next_fire_time(None, moment + timedelta(seconds=1))
+        found.append(moment.strftime("%a %d %H:%M"))
+    assert found == fires
+
+
+def test_an_every_digest_fires_at_that_interval() -> None:
+    trigger = digest_trigger(DeliveryPolicy(mode="digest", every=timedelta(hours=6)))
+    assert trigger is not None
+    assert digest_trigger(DeliveryPolicy()) is None
+    first = trigger.get_next_fire_time(None, T0)
+    assert trigger.get_next_fire_time(first, first) == first + timedelta(hours=6)

@@ -206,7 +206,7 @@ class NotifierChecker(Checker):
         if expression is None:
             return
         try:
-            CronTrigger.from_crontab(expression, timezone="UTC")
+            crontab_trigger(expression)
         except ValueError as exc:
             # An expanded ${VAR} is named, not repeated: APScheduler's message quotes the value.
             detail = "" if node.template is not None else f": {exc}"
@@ -399,6 +399,45 @@ class NotifierChecker(Checker):
 def _shown_duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
+
+
+_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_ITEM = re.compile(r"(\d+)(?:-(\d+))?(?:/(\d+))?")
+
+
+def crontab_trigger(expression: str) -> CronTrigger:
+    """A five-field crontab (minute hour day month weekday) as an APScheduler trigger, in UTC.
+
+    The weekday field is read as cron reads it (0 and 7 are Sunday, 1 is Monday): APScheduler's
+    own `from_crontab` counts from Monday = 0, so `0 8 * * 1-5` would run Tuesday to Saturday.
+    Numeric weekdays become names (`1-5` -> `mon,tue,wed,thu,fri`). Raises ValueError for an
+    expression it cannot read.
+    """
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(f"expected 5 fields, found {len(fields)}")
+    minute, hour, day, month, weekday = fields
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=",".join(_weekday_names(item) for item in weekday.split(",")),
+        timezone="UTC",
+    )
+
+
+def _weekday_names(item: str) -> str:
+    found = _WEEKDAY_ITEM.fullmatch(item)
+    if found is None:
+        return item  # names, `*`, `*/2`: APScheduler reads them as cron does
+    first = int(found.group(1))
+    last = int(found.group(2) or first)
+    step = int(found.group(3) or 1)
+    if last >= len(_WEEKDAYS) or first > last or step < 1:
+        raise ValueError(f'weekday "{item}" is out of range (0-7; 0 and 7 are Sunday)')
+    names = dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1, step))
+    return ",".join(names)
 
 
 def resolve_path(written: str, base_dir: Path) -> Path:
