@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -19,7 +18,6 @@ from monitor.cli_common import (
     EXIT_CONFIG,
     Loaded,
     config_option,
-    iso,
     load,
     opened_store,
     print_table,
@@ -30,6 +28,7 @@ from monitor.config import MonitorConfig, Settings
 from monitor.models import Article, Feed, FeedSummary
 from monitor.pipeline import utc_now
 from monitor.service import PollTally, Service
+from monitor.views import feed_json, iso
 
 log = logging.getLogger("monitor")
 
@@ -77,13 +76,15 @@ async def _serve(loaded: Loaded) -> None:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_signal, signum)
+    reload = asyncio.Event()
+    loop.add_signal_handler(signal.SIGHUP, reload.set)
     service = Service(
         loaded.settings,
         loaded.config,
         matcher=loaded.matcher,
         on_new_articles=_log_new_articles,
     )
-    await service.run(stop, force)
+    await service.run(stop, force, reload)
 
 
 @main.command()
@@ -129,7 +130,7 @@ def feeds(config_path: Path | None, as_json: bool) -> None:
     loaded = load(config_path)
     summaries = run_async(_feed_summaries(loaded.settings, loaded.config))
     if as_json:
-        click.echo(json.dumps([_feed_json(s) for s in summaries], indent=2))
+        click.echo(json.dumps([feed_json(s) for s in summaries], indent=2))
     else:
         _print_feed_table(summaries)
 
@@ -138,20 +139,6 @@ async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[Fee
     async with opened_store(settings) as store:
         await store.sync_feeds(config.feeds, now=utc_now())
         return await store.list_feeds()
-
-
-def _feed_json(summary: FeedSummary) -> dict[str, Any]:
-    feed = summary.feed
-    return {
-        "id": feed.id,
-        "url": feed.url,
-        "status": feed.status.value,
-        "articles": summary.articles,
-        "errors": feed.error_count,
-        "last_error": feed.last_error,
-        "last_poll": iso(feed.last_poll_at),
-        "next_poll": iso(feed.next_poll_at),
-    }
 
 
 def _print_feed_table(summaries: list[FeedSummary]) -> None:

@@ -15,7 +15,6 @@ import click
 from monitor.cli_common import (
     config_option,
     fail_config,
-    iso,
     load,
     opened_store,
     print_table,
@@ -31,6 +30,7 @@ from monitor.models import ActorHit, Alert, DeliveryState, DeliveryStatus, RuleM
 from monitor.notify.messages import AlertMessage, ArticleInfo, FeedInfo
 from monitor.notify.webhook import create_webhook_client
 from monitor.pipeline import utc_now
+from monitor.views import alert_json, iso
 
 __all__ = ["COMMANDS"]
 
@@ -57,7 +57,7 @@ def alerts(
     window = _duration(since, "--since")
     found = run_async(_recent_alerts(loaded.settings, window, rule_id, limit))
     if as_json:
-        rows = [_alert_json(alert, states) for alert, states in found]
+        rows = [alert_json(alert, states) for alert, states in found]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     grid = table("detected", "rule", "score", "title", "url", "deliveries")
@@ -86,39 +86,6 @@ async def _recent_alerts(
         found = await store.list_alerts(since=since, rule_id=rule_id, limit=limit)
         states = await store.delivery_statuses([alert.id for alert in found])
         return [(alert, states.get(alert.id, [])) for alert in found]
-
-
-def _alert_json(alert: Alert, states: list[DeliveryStatus]) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "rule": alert.rule_id,
-        "article_key": alert.article_key,
-        "url": alert.url,
-        "title": alert.title,
-        "feed": alert.feed_id,
-        "detected_at": iso(alert.detected_at),
-        "score": alert.score,
-        "matches": {
-            "keywords": [
-                {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
-                for hit in alert.match.keywords
-            ],
-            "actors": [
-                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
-                for hit in alert.match.actors
-            ],
-        },
-        "deliveries": [
-            {
-                "notifier": status.notifier,
-                "state": status.state.value,
-                "attempts": status.attempts,
-                "last_error": status.last_error,
-                "sent_at": iso(status.sent_at),
-            }
-            for status in states
-        ],
-    }
 
 
 # ---- deliveries -----------------------------------------------------------------------------

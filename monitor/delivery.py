@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -142,6 +143,7 @@ class Delivery:
         *,
         notifiers: Mapping[str, Notifier] | None = None,
         clock: Callable[[], datetime] = _utcnow,
+        on_outcome: Callable[[str, str, int], None] | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -165,34 +167,43 @@ class Delivery:
             rule_descriptions={r.id: r.description for r in config.rules.rules if r.description},
             limits=limits,
             clock=clock,
+            on_outcome=on_outcome,
         )
         self._task: asyncio.Task[None] | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._job_ids: list[str] = []
+        self._stopped = False
 
     def start(self, scheduler: AsyncIOScheduler | None = None) -> None:
         """Run the worker in the background; add the periodic jobs to `scheduler`."""
         self._task = asyncio.create_task(self.worker.run(), name="delivery-worker")
         if scheduler is None:
             return
+        self._scheduler = scheduler
+        # Job ids are unique per Delivery: after a reload the old one removes only its own.
+        prefix = f"delivery-{id(self):x}"
         for notifier_id, policy in self.policies.items():
             trigger = digest_trigger(policy)
             if trigger is not None and notifier_id in self.notifiers:
-                scheduler.add_job(
+                job = scheduler.add_job(
                     self.flush_digest,
                     trigger,
                     args=(notifier_id,),
-                    id=f"digest-{notifier_id}",
+                    id=f"{prefix}-digest-{notifier_id}",
                     coalesce=True,
                     max_instances=1,
                     misfire_grace_time=None,
                 )
-        scheduler.add_job(
+                self._job_ids.append(job.id)
+        job = scheduler.add_job(
             self.housekeeping,
             "interval",
             seconds=OVERFLOW_CHECK.total_seconds(),
-            id="delivery-housekeeping",
+            id=f"{prefix}-housekeeping",
             coalesce=True,
             max_instances=1,
         )
+        self._job_ids.append(job.id)
 
     def wake(self) -> None:
         self.worker.wake()
@@ -218,12 +229,25 @@ class Delivery:
         """Deliver everything due now (for `monitor once`)."""
         return await self.worker.drain()
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float | None = None) -> None:
+        """Finish the sends in flight within `grace` seconds (None: however long they take),
+        cancel what is left (its deliveries go out again on the next start), close notifiers."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.worker.stop()
         if self._task is not None:
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
+            if not done:
+                log.warning("cancelling deliveries still in flight after %ss", grace)
+                self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._scheduler is not None:
+            for job_id in self._job_ids:
+                with contextlib.suppress(JobLookupError):
+                    self._scheduler.remove_job(job_id)
         for notifier in self.notifiers.values():
             await notifier.aclose()
         if self._client is not None:

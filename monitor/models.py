@@ -144,6 +144,10 @@ class PollOutcome:
     new_articles: tuple[Article, ...] = ()  # of those, the ones matched against the rules
     error: str | None = None
     alerts: tuple[Alert, ...] = ()  # created by this poll
+    items: int = 0  # articles in the parsed feed, new or not
+    matched_rules: tuple[str, ...] = ()  # a rule id per match found in the new articles
+    seconds: float = 0.0  # the whole poll
+    parse_seconds: float | None = None  # of it, parsing (None: not parsed)
 
 
 # ---- rules: what config loads and match compiles -------------------------------------------

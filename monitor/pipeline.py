@@ -5,8 +5,10 @@ The only module besides `service` that wires stages together (as miniflux's Refr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -119,7 +121,21 @@ class Poller:
         self._on_new_articles = on_new_articles
         self._plan = plan
 
+    @property
+    def plan(self) -> OutboxPlan | None:
+        return self._plan
+
+    @plan.setter
+    def plan(self, plan: OutboxPlan | None) -> None:
+        """A reloaded configuration's routes: polls that start from now on use them."""
+        self._plan = plan
+
     async def poll(self, feed: Feed) -> PollOutcome:
+        started = time.perf_counter()
+        outcome = await self._poll(feed)
+        return dataclasses.replace(outcome, seconds=time.perf_counter() - started)
+
+    async def _poll(self, feed: Feed) -> PollOutcome:
         try:
             result = await self._fetcher.fetch(
                 feed_id=feed.id, url=feed.url, validators=feed.validators
@@ -132,13 +148,16 @@ class Poller:
         digest = body_hash(result.body)
         if digest == feed.validators.body_hash:
             return await self._record_unparsed(feed, result, PollStatus.UNCHANGED)
+        parse_started = time.perf_counter()
         try:
             parsed = await self._parser.parse(
                 result.body, feed_id=feed.id, url=result.url, content_type=result.content_type
             )
         except ParseError as exc:
             return await self._record_failure(feed, exc, result.status_code, None)
-        return await self._record_parsed(feed, result, parsed, digest)
+        parse_seconds = time.perf_counter() - parse_started
+        outcome = await self._record_parsed(feed, result, parsed, digest)
+        return dataclasses.replace(outcome, parse_seconds=parse_seconds)
 
     def _success(
         self, feed: Feed, result: FetchResult, validators: Validators | None, title: str | None
@@ -202,6 +221,8 @@ class Poller:
             recorded=len(recorded.inserted),
             new_articles=new,
             alerts=recorded.alerts,
+            items=len(parsed.articles),
+            matched_rules=tuple(m.rule_id for key in inserted for m in matches.get(key, ())),
         )
 
     async def _record_failure(

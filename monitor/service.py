@@ -5,6 +5,7 @@ reverse order. `run` and `once` are the same code; `once` stops when nothing is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
@@ -16,16 +17,22 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from monitor.config import MonitorConfig, Settings
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from monitor import __version__
+from monitor.config import ConfigError, ConfigErrors, MonitorConfig, Settings, load_config
 from monitor.delivery import Delivery
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
+from monitor.metrics import Metrics
 from monitor.models import Article, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
 from monitor.redact import redact_url
+from monitor.reload import watch_for_reloads
 from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
+from monitor.status import StatusServer
 from monitor.store import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -107,6 +114,11 @@ class Service:
         self._store: Store | None = None
         self._dispatcher: Dispatcher | None = None
         self._delivery: Delivery | None = None
+        self._poller: Poller | None = None
+        self._scheduler: AsyncIOScheduler | None = None
+        self._reload_lock = asyncio.Lock()
+        self.metrics = Metrics(__version__)
+        self.status: StatusServer | None = None
 
     @property
     def store(self) -> Store:
@@ -132,10 +144,8 @@ class Service:
         self._store = await open_store(settings.database_url)
         self._stack.push_async_callback(self._store.close)
         report = await self._store.sync_feeds(self.config.feeds, now=self._clock())
-        self._delivery = Delivery(
-            self._store, self.config, settings, notifiers=self._notifiers, clock=self._clock
-        )
-        self._stack.push_async_callback(self._delivery.stop)
+        self._delivery = self._new_delivery(self.config)
+        self._stack.push_async_callback(self._stop_delivery)
         timeouts = Timeouts(
             connect=settings.connect_timeout,
             read=settings.read_timeout,
@@ -150,7 +160,7 @@ class Service:
         self._stack.push_async_callback(client.aclose)
         parser = FeedParser(use_processes=self._parse_in_processes)
         self._stack.push_async_callback(parser.aclose)
-        poller = Poller(
+        poller = self._poller = Poller(
             self._store,
             Fetcher(client, limits=limits, timeouts=timeouts),
             parser,
@@ -178,26 +188,108 @@ class Service:
             len(report.disabled),
         )
 
-    async def run(self, stop: asyncio.Event, force: asyncio.Event | None = None) -> None:
-        """The daemon: poll until `stop` is set, then drain within the grace period (cut short
-        when `force` is set) and close everything."""
+    def _new_delivery(self, config: MonitorConfig) -> Delivery:
+        return Delivery(
+            self.store,
+            config,
+            self.settings,
+            notifiers=self._notifiers,
+            clock=self._clock,
+            on_outcome=self.metrics.observe_delivery,
+        )
+
+    async def _stop_delivery(self) -> None:
+        if self._delivery is not None:
+            await self._delivery.stop(self.settings.shutdown_grace)
+
+    async def run(
+        self,
+        stop: asyncio.Event,
+        force: asyncio.Event | None = None,
+        reload: asyncio.Event | None = None,
+    ) -> None:
+        """The daemon: poll and deliver until `stop` is set, reloading the configuration on
+        `reload` (SIGHUP) or when its files change; then finish in-flight polls and deliveries
+        within the grace period (cut short when `force` is set) and close everything."""
         await self.start()
         try:
             dispatcher = self._dispatcher
             assert dispatcher is not None
-            scheduler = create_scheduler(dispatcher, tick=DispatchLimits().tick)
+            scheduler = self._scheduler = create_scheduler(dispatcher, tick=DispatchLimits().tick)
             self.delivery.start(scheduler)
             scheduler.start()
+            await self._start_status(scheduler)
+            watcher = asyncio.create_task(
+                watch_for_reloads(lambda: self.config, self.reload, reload or asyncio.Event())
+            )
+            self.metrics.observe_reload(ok=True, at=self._clock())
             try:
                 await dispatcher.dispatch()
                 await stop.wait()
                 log.info("stopping: no new polls; finishing %d in flight", dispatcher.in_flight)
             finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
                 scheduler.pause()
                 await self._drain(force)
                 scheduler.shutdown(wait=False)
+                if self.status is not None:
+                    await self.status.stop()
         finally:
             await self.close()
+
+    async def _start_status(self, scheduler: AsyncIOScheduler) -> None:
+        address = self.settings.status_addr
+        if not address:
+            return
+
+        async def checks() -> dict[str, bool]:
+            return {"config": True, "scheduler": scheduler.running}
+
+        self.status = StatusServer(
+            address, store=self.store, metrics=self.metrics, checks=checks, clock=self._clock
+        )
+        await self.status.start()
+
+    async def reload(self) -> bool:
+        """Load and check the configuration again; if it is valid, switch to it: new feeds are
+        polled, removed ones stop, rules and notifiers are rebuilt, and nothing in flight is
+        lost. If not, keep running the current one, log each error with file:line and count
+        the failure. Returns whether the new configuration runs."""
+        async with self._reload_lock:
+            try:
+                source = None if self.config.embedded else self.config.source
+                config = load_config(self.settings, source)
+                matcher = compile_matcher(config)
+                delivery = self._new_delivery(config)
+            except ConfigError as exc:
+                errors = exc.errors if isinstance(exc, ConfigErrors) else (exc,)
+                for error in errors:
+                    log.error("reload refused: %s", error)
+                log.error("keeping the running configuration (%d errors)", len(errors))
+                self.metrics.observe_reload(ok=False, at=self._clock())
+                return False
+            report = await self.store.sync_feeds(config.feeds, now=self._clock())
+            old, self._delivery = self._delivery, delivery
+            delivery.start(self._scheduler)
+            self.config, self.matcher = config, matcher
+            if self._poller is not None:
+                self._poller.plan = delivery.plan
+            if old is not None:
+                await old.stop(self.settings.shutdown_grace)
+            self.metrics.observe_reload(ok=True, at=self._clock())
+            log.info(
+                "configuration reloaded: %d feeds (%d added, %d updated, %d removed), %d rules",
+                len(config.feeds),
+                len(report.added),
+                len(report.updated),
+                len(report.disabled),
+                len(config.rules.rules),
+            )
+            if self._dispatcher is not None:
+                await self._dispatcher.dispatch()
+            return True
 
     async def once(self) -> PollTally:
         """Poll every configured feed once, now, deliver what is due, and return the tally
@@ -220,20 +312,27 @@ class Service:
         return self.tally
 
     async def _drain(self, force: asyncio.Event | None) -> None:
+        """Finish in-flight polls and deliveries within the grace period, together."""
         dispatcher = self._dispatcher
         assert dispatcher is not None
-        drain = asyncio.create_task(dispatcher.drain(self.settings.shutdown_grace))
+        grace = self.settings.shutdown_grace
+        drain = asyncio.create_task(self._finish_in_flight(grace))
         forced = asyncio.create_task((force or asyncio.Event()).wait())
         await asyncio.wait({drain, forced}, return_when=asyncio.FIRST_COMPLETED)
         if not drain.done():
-            log.warning("second signal: cancelling in-flight polls now")
-            await dispatcher.drain(0)
+            log.warning("second signal: cancelling in-flight polls and deliveries now")
+            await asyncio.gather(dispatcher.drain(0), self.delivery.stop(0))
             await drain
         forced.cancel()
         await self.store.release_claims(self.owner)
 
+    async def _finish_in_flight(self, grace: float) -> None:
+        assert self._dispatcher is not None
+        await asyncio.gather(self._dispatcher.drain(grace), self._stop_delivery())
+
     def _count(self, outcome: PollOutcome) -> None:
         self.tally.add(outcome)
+        self.metrics.observe_poll(outcome)
         if self._delivery is not None:
             self._delivery.wake()  # alerts, or an ops notice, may be waiting
         for alert in outcome.alerts:

@@ -87,6 +87,7 @@ class DeliveryWorker:
         limits: DeliveryLimits | None = None,
         clock: Clock = _utcnow,
         rng: random.Random | None = None,
+        on_outcome: Callable[[str, str, int], None] | None = None,
     ) -> None:
         self._store = store
         self._notifiers = dict(notifiers)
@@ -101,6 +102,7 @@ class DeliveryWorker:
         self._slots = {
             nid: asyncio.Semaphore(max(1, n.concurrency)) for nid, n in notifiers.items()
         }
+        self._on_outcome = on_outcome  # (notifier id, sent | retry | dead, deliveries)
         self.sent = 0
         self.failed = 0
 
@@ -272,12 +274,25 @@ class DeliveryWorker:
                 return DeliveryError(f"unexpected {type(exc).__name__}")
 
     def _outcome(self, rows: list[ClaimedDelivery], result: str | DeliveryError) -> Outcome:
+        outcome = self._judge(rows, result)
+        if self._on_outcome is not None:
+            label = "retry" if outcome.state is DeliveryState.PENDING else outcome.state.value
+            self._on_outcome(rows[0].notifier_id, label, len(rows))
+        return outcome
+
+    def _judge(self, rows: list[ClaimedDelivery], result: str | DeliveryError) -> Outcome:
         ids = tuple(row.id for row in rows)
         first = rows[0]
         name = f"delivery {first.batch_id or first.id} to {first.notifier_id}"
+        context = {
+            "delivery_id": first.batch_id or first.id,
+            "notifier_id": first.notifier_id,
+            "rule_id": first.alert.rule_id if first.alert and not first.batch_id else None,
+            "attempt": first.attempts + 1,
+        }
         if isinstance(result, str):
             self.sent += 1
-            log.info("%s sent (attempt %d): %s", name, first.attempts + 1, result)
+            log.info("%s sent (attempt %d): %s", name, first.attempts + 1, result, extra=context)
             return Outcome(ids, DeliveryState.SENT, answer=result[:500])
         self.failed += 1
         attempts = first.attempts + 1
@@ -285,17 +300,19 @@ class DeliveryWorker:
         now = self._clock()
         too_old = now - min(row.created_at for row in rows) >= self._limits.max_age
         if isinstance(result, PermanentDeliveryError):
-            log.error("%s is dead: %s", name, error)
+            log.error("%s is dead: %s", name, error, extra=context)
             return Outcome(ids, DeliveryState.DEAD, error=error)
         if attempts >= self._limits.max_attempts or too_old:
             why = f"{attempts} attempts" if not too_old else f"{self._limits.max_age} of trying"
-            log.error("%s is dead after %s: %s", name, why, error)
+            log.error("%s is dead after %s: %s", name, why, error, extra=context)
             return Outcome(ids, DeliveryState.DEAD, error=f"gave up after {why}: {error}")
         delay = backoff(attempts, self._limits, self._rng)
         retry_after = getattr(result, "retry_after", None)
         if retry_after is not None:
             delay = min(timedelta(seconds=retry_after), self._limits.longest_retry)
-        log.warning("%s failed (attempt %d), retry in %ss: %s", name, attempts, delay, error)
+        log.warning(
+            "%s failed (attempt %d), retry in %ss: %s", name, attempts, delay, error, extra=context
+        )
         return Outcome(ids, DeliveryState.PENDING, next_attempt_at=now + delay, error=error)
 
 

@@ -464,6 +464,19 @@ class Store:
         async with self._read("reading the next delivery time failed") as conn:
             return await outbox.next_due_at(conn)
 
+    async def oldest_pending_delivery_at(self) -> datetime | None:
+        async with self._read("reading the outbox failed") as conn:
+            return await outbox.oldest_pending_at(conn)
+
+    async def count_feeds_by_status(self) -> dict[str, int]:
+        async with self._read("counting feeds failed") as conn:
+            return await feed_rows.count_by_status(conn)
+
+    async def ping(self) -> None:
+        """One round trip to the database (readiness). Raises StoreError."""
+        async with self._read("the database is not reachable") as conn:
+            await conn.execute(sa.text("SELECT 1"))
+
     async def count_deliveries(self) -> dict[str, int]:
         """Deliveries by state."""
         async with self._read("counting deliveries failed") as conn:

@@ -279,6 +279,12 @@ def _lease_values(owner: str | None) -> dict[str, Any]:
     }
 
 
+async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
+    """Enabled feeds by status (a disabled feed counts as `disabled`)."""
+    query = sa.select(feeds.c.status, sa.func.count()).group_by(feeds.c.status)
+    return {status: int(count) for status, count in await conn.execute(query)}
+
+
 async def get_feed(conn: AsyncConnection, feed_id: str) -> Feed | None:
     row = (await conn.execute(sa.select(feeds).where(feeds.c.id == feed_id))).first()
     return None if row is None else feed_from_row(row._mapping)

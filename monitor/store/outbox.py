@@ -467,6 +467,15 @@ async def next_due_at(conn: AsyncConnection) -> datetime | None:
     return value
 
 
+async def oldest_pending_at(conn: AsyncConnection) -> datetime | None:
+    """When the oldest delivery still waiting to be sent was written (held ones included)."""
+    query = sa.select(sa.func.min(deliveries.c.created_at)).where(
+        deliveries.c.state.in_([DeliveryState.PENDING.value, DeliveryState.HELD.value])
+    )
+    value: datetime | None = (await conn.execute(query)).scalar_one_or_none()
+    return value
+
+
 async def count_by_state(conn: AsyncConnection) -> dict[str, int]:
     query = sa.select(deliveries.c.state, sa.func.count()).group_by(deliveries.c.state)
     return {state: int(count) for state, count in await conn.execute(query)}

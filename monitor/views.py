@@ -1,0 +1,66 @@
+"""The JSON shapes of feeds and alerts, shared by the CLI (`--json`) and the status server's API
+(DESIGN.md: feeds `id`, `url`, `status`, `articles`, `errors`, `last_poll`, `next_poll`; alerts
+`id`, `rule`, `article_key`, `url`, `detected_at`, `deliveries` [`notifier`, `state`,
+`attempts`])."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from monitor.models import Alert, DeliveryStatus, FeedSummary
+
+__all__ = ["alert_json", "feed_json", "iso"]
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def feed_json(summary: FeedSummary) -> dict[str, Any]:
+    feed = summary.feed
+    return {
+        "id": feed.id,
+        "url": feed.url,
+        "status": feed.status.value,
+        "articles": summary.articles,
+        "errors": feed.error_count,
+        "last_error": feed.last_error,
+        "last_poll": iso(feed.last_poll_at),
+        "next_poll": iso(feed.next_poll_at),
+    }
+
+
+def alert_json(alert: Alert, states: list[DeliveryStatus]) -> dict[str, Any]:
+    return {
+        "id": alert.id,
+        "rule": alert.rule_id,
+        "article_key": alert.article_key,
+        "url": alert.url,
+        "title": alert.title,
+        "feed": alert.feed_id,
+        "detected_at": iso(alert.detected_at),
+        "score": alert.score,
+        "matches": {
+            "keywords": [
+                {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
+                for hit in alert.match.keywords
+            ],
+            "actors": [
+                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
+                for hit in alert.match.actors
+            ],
+        },
+        "deliveries": [
+            {
+                "notifier": status.notifier,
+                "state": status.state.value,
+                "attempts": status.attempts,
+                "last_error": status.last_error,
+                "sent_at": iso(status.sent_at),
+            }
+            for status in states
+        ],
+    }
