@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from monitor import __version__, cli_delivery, testrule
 from monitor.cli_common import (
@@ -25,7 +27,7 @@ from monitor.cli_common import (
     table,
 )
 from monitor.config import MonitorConfig, Settings
-from monitor.models import Article, Feed, FeedSummary
+from monitor.models import Article, Feed, FeedSummary, PollOutcome
 from monitor.pipeline import utc_now
 from monitor.service import PollTally, Service
 from monitor.views import feed_json, iso
@@ -56,7 +58,8 @@ async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
 @main.command()
 @config_option
 def run(config_path: Path | None) -> None:
-    """Run the daemon until SIGTERM or SIGINT (a second signal stops at once)."""
+    """Run the daemon until SIGTERM or SIGINT (a second signal stops at once); SIGHUP or a
+    change to the config files reloads the configuration."""
     loaded = load(config_path)
     log.info("monitor %s starting; %s", __version__, _describe(loaded.config))
     run_async(_serve(loaded))
@@ -93,8 +96,27 @@ def once(config_path: Path | None) -> None:
     """Poll every feed once, record new articles, print a summary, and exit."""
     loaded = load(config_path)
     log.info("%s", _describe(loaded.config))
-    service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
-    tally = run_async(service.once())
+    if not sys.stderr.isatty():  # a pipe, a file, cron: plain lines only
+        service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
+        _print_tally(run_async(service.once()))
+        return
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=Console(stderr=True),
+        transient=True,
+    ) as progress:
+        task = progress.add_task("polling", total=len(loaded.config.feeds), last="")
+
+        def advance(outcome: PollOutcome) -> None:
+            progress.update(task, advance=1, last=f"{outcome.feed_id}: {outcome.status.value}")
+
+        service = Service(
+            loaded.settings, loaded.config, matcher=loaded.matcher, on_outcome=advance
+        )
+        tally = run_async(service.once())
     _print_tally(tally)
 
 

@@ -100,8 +100,10 @@ class Service:
         parse_in_processes: bool = True,
         matcher: Matcher | None = None,
         notifiers: Mapping[str, Notifier] | None = None,
+        on_outcome: Callable[[PollOutcome], None] | None = None,
     ) -> None:
         self.settings = settings
+        self._on_outcome = on_outcome
         self.config = config
         self.owner = replica_id()
         self.tally = PollTally()
@@ -333,6 +335,8 @@ class Service:
     def _count(self, outcome: PollOutcome) -> None:
         self.tally.add(outcome)
         self.metrics.observe_poll(outcome)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
         if self._delivery is not None:
             self._delivery.wake()  # alerts, or an ops notice, may be waiting
         for alert in outcome.alerts:
