@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from monitor import __version__, cli_delivery, testrule
+from monitor import __version__, cli_delivery, cli_status, testrule
 from monitor.cli_common import (
     EXIT_CONFIG,
     Loaded,
@@ -228,5 +228,5 @@ def test_rule(
         click.echo("\n".join(testrule.verdict_lines(verdict)))
 
 
-for command in cli_delivery.COMMANDS:
+for command in (*cli_delivery.COMMANDS, cli_status.status):
     main.add_command(command)

@@ -144,6 +144,7 @@ class Delivery:
         notifiers: Mapping[str, Notifier] | None = None,
         clock: Callable[[], datetime] = _utcnow,
         on_outcome: Callable[[str, str, int], None] | None = None,
+        owner: str | None = None,
     ) -> None:
         self._store = store
         self._settings = settings
@@ -168,6 +169,7 @@ class Delivery:
             limits=limits,
             clock=clock,
             on_outcome=on_outcome,
+            owner=owner,
         )
         self._task: asyncio.Task[None] | None = None
         self._scheduler: AsyncIOScheduler | None = None

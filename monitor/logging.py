@@ -64,5 +64,5 @@ def configure_logging(level: str = "INFO", fmt: str = "text", stream: TextIO | N
     # APScheduler reports each tick at INFO, and a tick skipped while the dispatcher is busy
     # (expected under load) at WARNING.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio", "alembic"):
+    for noisy in ("httpx", "httpcore", "aiosqlite", "asyncio", "alembic", "watchfiles"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

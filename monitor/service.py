@@ -15,13 +15,14 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitor import __version__
 from monitor.config import ConfigError, ConfigErrors, MonitorConfig, Settings, load_config
 from monitor.delivery import Delivery
+from monitor.errors import StoreError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
 from monitor.metrics import Metrics
@@ -36,6 +37,8 @@ from monitor.status import StatusServer
 from monitor.store import Store, open_store
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT = timedelta(seconds=10)  # how often a running replica says it is alive
 
 
 def compile_matcher(config: MonitorConfig) -> Matcher:
@@ -178,7 +181,7 @@ class Service:
             poller.poll,
             owner=self.owner,
             clock=self._clock,
-            limits=DispatchLimits(in_flight=settings.fetch_concurrency),
+            limits=DispatchLimits(in_flight=settings.fetch_concurrency, lease=settings.feed_lease),
             on_outcome=self._count,
         )
         log.info(
@@ -198,6 +201,7 @@ class Service:
             notifiers=self._notifiers,
             clock=self._clock,
             on_outcome=self.metrics.observe_delivery,
+            owner=f"{self.owner}/deliver",
         )
 
     async def _stop_delivery(self) -> None:
@@ -218,6 +222,15 @@ class Service:
             dispatcher = self._dispatcher
             assert dispatcher is not None
             scheduler = self._scheduler = create_scheduler(dispatcher, tick=DispatchLimits().tick)
+            await self._heartbeat()
+            scheduler.add_job(
+                self._heartbeat,
+                "interval",
+                seconds=HEARTBEAT.total_seconds(),
+                id="heartbeat",
+                coalesce=True,
+                max_instances=1,
+            )
             self.delivery.start(scheduler)
             scheduler.start()
             await self._start_status(scheduler)
@@ -238,8 +251,22 @@ class Service:
                 scheduler.shutdown(wait=False)
                 if self.status is not None:
                     await self.status.stop()
+                with contextlib.suppress(StoreError):
+                    await self.store.replica_stopped(self.owner, now=self._clock())
         finally:
             await self.close()
+
+    async def _heartbeat(self) -> None:
+        try:
+            await self.store.heartbeat(
+                self.owner,
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                version=__version__,
+                now=self._clock(),
+            )
+        except StoreError as exc:
+            log.warning("heartbeat failed: %s", exc)
 
     async def _start_status(self, scheduler: AsyncIOScheduler) -> None:
         address = self.settings.status_addr

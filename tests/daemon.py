@@ -36,6 +36,7 @@ class Daemon:
             env={**os.environ, "MONITOR_STATUS_ADDR": "127.0.0.1:0", **(env or {})},
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,  # its own process group: a kill takes its workers too
         )
         daemon = cls(process)
         line = await daemon.wait_for_log(STATUS_LINE.pattern)
@@ -77,7 +78,16 @@ class Daemon:
         return response.json()
 
     def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
+        """Send `signum`; SIGKILL goes to the whole process group (the parser workers too),
+        as a container runtime or the OOM killer would."""
+        if signum == signal.SIGKILL:
+            self._kill_group()
+        else:
+            self.process.send_signal(signum)
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
 
     async def stop(self, timeout: float = 30, *, signal_it: bool = True) -> int:
         """SIGTERM (unless `signal_it` is false: it was sent already), then the exit code
@@ -88,8 +98,12 @@ class Daemon:
             async with asyncio.timeout(timeout):
                 code = await self.process.wait()
         except TimeoutError:
-            self.process.kill()
+            self._kill_group()
             code = await self.process.wait()
+        self._kill_group()  # nothing of it left running, whatever happened
+        _, pending = await asyncio.wait({self._reader}, timeout=5)
+        for task in pending:
+            task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._reader
         return code

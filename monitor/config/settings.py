@@ -138,6 +138,7 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = Field(default=10, ge=1)
     delivery_max_age: timedelta = timedelta(days=1)
     delivery_lease: timedelta = timedelta(seconds=60)
+    feed_lease: timedelta = timedelta(minutes=5)
 
     @field_validator("database_url")
     @classmethod
@@ -160,7 +161,9 @@ class Settings(BaseSettings):
             raise ValueError(f'"{value}" is not a log level: use {names}')
         return level
 
-    @field_validator("default_interval", "delivery_max_age", "delivery_lease", mode="before")
+    @field_validator(
+        "default_interval", "delivery_max_age", "delivery_lease", "feed_lease", mode="before"
+    )
     @classmethod
     def _parse_interval(cls, value: object) -> object:
         if isinstance(value, str):
@@ -169,7 +172,7 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} seconds: a duration must be at least 1s")
         return value
 
-    @field_validator("default_interval", "delivery_max_age", "delivery_lease")
+    @field_validator("default_interval", "delivery_max_age", "delivery_lease", "feed_lease")
     @classmethod
     def _check_interval(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):

@@ -88,6 +88,7 @@ class DeliveryWorker:
         clock: Clock = _utcnow,
         rng: random.Random | None = None,
         on_outcome: Callable[[str, str, int], None] | None = None,
+        owner: str | None = None,
     ) -> None:
         self._store = store
         self._notifiers = dict(notifiers)
@@ -96,7 +97,7 @@ class DeliveryWorker:
         self._limits = limits or DeliveryLimits()
         self._clock = clock
         self._rng = rng or random.Random()
-        self._owner = f"deliver-{uuid.uuid4().hex[:12]}"
+        self._owner = owner or f"deliver-{uuid.uuid4().hex[:12]}"
         self._wake = asyncio.Event()
         self._stopping = False
         self._slots = {

@@ -42,6 +42,7 @@ from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
 from monitor.store import feeds as feed_rows
 from monitor.store import outbox
+from monitor.store import replicas as replica_rows
 from monitor.store.articles import RecordResult
 from monitor.store.feeds import FeedConfigLike, SyncReport
 from monitor.store.health import health_notice
@@ -70,6 +71,7 @@ _DATABASE_ERRORS: tuple[type[Exception], ...] = (
 )
 _LEASE = timedelta(minutes=2)  # a delivery claimed by a worker that died is free after this
 _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
+_SYNC_LOCK_KEY = _MIGRATION_LOCK_KEY + 1  # ... and sync the feeds table one by one
 
 
 async def open_store(database_url: str) -> Store:
@@ -283,9 +285,14 @@ class Store:
         URL (compared with the URL last configured, not the polled one, which permanent
         redirects move) forgets the validators and polls now, like a new feed. A feed missing
         from the configuration is disabled (kept, with its articles, never claimed); it is
-        enabled again when it comes back.
+        enabled again when it comes back. On PostgreSQL, replicas syncing at the same time take
+        turns (an advisory lock), so that each sees the others' rows.
         """
         async with self._write("syncing feeds failed") as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYNC_LOCK_KEY}
+                )
             return await feed_rows.sync_feeds(conn, feeds, now=now)
 
     async def claim_due_feeds(
@@ -514,3 +521,21 @@ class Store:
     async def delete_expired_silences(self, *, before: datetime) -> int:
         async with self._write("deleting expired silences failed") as conn:
             return await outbox.delete_expired_silences(conn, before=before)
+
+    # ---- replicas -----------------------------------------------------------------------------
+    async def heartbeat(
+        self, replica_id: str, *, host: str, pid: int, version: str, now: datetime
+    ) -> None:
+        """Say that `replica_id` is alive (and forget replicas silent for a day)."""
+        async with self._write("recording a heartbeat failed") as conn:
+            await replica_rows.heartbeat(
+                conn, replica_id, host=host, pid=pid, version=version, now=now
+            )
+
+    async def replica_stopped(self, replica_id: str, *, now: datetime) -> None:
+        async with self._write("recording a replica's stop failed") as conn:
+            await replica_rows.mark_stopped(conn, replica_id, now=now)
+
+    async def list_replicas(self, *, now: datetime) -> list[replica_rows.Replica]:
+        async with self._read("listing replicas failed") as conn:
+            return await replica_rows.list_replicas(conn, now=now)

@@ -220,3 +220,16 @@ silences = sa.Table(
     _time("created_at", nullable=False),
     sa.Index(None, "rule_id", "ends_at"),
 )
+
+# Each running daemon (replica), its heartbeat: what `monitor status --cluster` shows.
+replicas = sa.Table(
+    "replicas",
+    metadata,
+    sa.Column("id", sa.Text(), primary_key=True),  # host:pid:random, the owner of its leases
+    _text("host", nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    _text("version", nullable=False),
+    _time("started_at", nullable=False),
+    _time("heartbeat_at", nullable=False),
+    _time("stopped_at"),
+)
