@@ -27,6 +27,7 @@ from monitor.cli_common import (
     table,
 )
 from monitor.config import MonitorConfig, Settings
+from monitor.demo import demo
 from monitor.models import Article, Feed, FeedSummary, PollOutcome
 from monitor.pipeline import utc_now
 from monitor.service import PollTally, Service
@@ -228,5 +229,5 @@ def test_rule(
         click.echo("\n".join(testrule.verdict_lines(verdict)))
 
 
-for command in (*cli_delivery.COMMANDS, cli_status.status):
+for command in (*cli_delivery.COMMANDS, cli_status.status, demo):
     main.add_command(command)
