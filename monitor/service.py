@@ -35,6 +35,7 @@ from monitor.reload import watch_for_reloads
 from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
 from monitor.status import StatusServer
 from monitor.store import Store, open_store
+from monitor.store.single import DaemonLock
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,9 @@ class Service:
 
     async def _start(self) -> None:
         settings = self.settings
+        lock = DaemonLock(settings.database_url)
+        lock.acquire()  # one daemon per SQLite file
+        self._stack.callback(lock.release)
         self._store = await open_store(settings.database_url)
         self._stack.push_async_callback(self._store.close)
         report = await self._store.sync_feeds(self.config.feeds, now=self._clock())

@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import fresh_postgres_database
 from tests.daemon import Daemon
 from tests.feedserver import Document, FeedServer, InFlight, held
+from tests.test_cli import monitor
 from tests.test_pipeline import rss
 from tests.webhookreceiver import Reply, WebhookReceiver
 
@@ -198,3 +199,20 @@ async def test_json_logs_parse_line_by_line_and_hold_no_secret(
     text = "\n".join(daemon.lines)
     for leaked in (token, secret, password, secret.removeprefix("whsec_")):
         assert leaked not in text
+
+
+async def test_a_second_daemon_on_one_sqlite_file_is_refused(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    write_config(tmp_path, {"wire": feed_server.serve("/w.xml", Document.of(rss(*items(1))))})
+
+    async with await Daemon.start(tmp_path):
+        code, _, err = await monitor("once", cwd=tmp_path)
+        assert code == 1
+        assert "is in use by another monitor daemon (pid " in err
+        assert "PostgreSQL" in err
+        code, _, err = await monitor("alerts", cwd=tmp_path)  # reading is fine
+        assert code == 0, err
+
+    code, out, err = await monitor("once", cwd=tmp_path)  # free again once it stopped
+    assert (code, out.splitlines()[0]) == (0, "polled 1 feeds (1 not_modified)"), err
