@@ -466,7 +466,7 @@ def interpolate(value: str, variables: Mapping[str, str]) -> str:
 
 def daemon_environment(variables: Mapping[str, str] | None = None) -> dict[str, str]:
     """The daemon's environment with compose's `variables` (default: none, no deploy/.env)."""
-    raw = compose()["services"]["daemon"]["environment"]
+    raw = compose()["services"]["monitor"]["environment"]
     assert isinstance(raw, dict)
     return {name: interpolate(str(value), variables or {}) for name, value in raw.items()}
 
@@ -480,7 +480,7 @@ class Mount:
 
 def daemon_mounts() -> list[Mount]:
     mounts = []
-    for entry in compose()["services"]["daemon"]["volumes"]:
+    for entry in compose()["services"]["monitor"]["volumes"]:
         source, target, *mode = entry.split(":")
         mounts.append(Mount(source, target, mode == ["ro"]))
     return mounts
@@ -488,8 +488,8 @@ def daemon_mounts() -> list[Mount]:
 
 def test_compose_runs_the_daemon_with_postgres_and_mailpit() -> None:
     services = compose()["services"]
-    assert {"daemon", "postgres", "mailpit"} <= set(services)
-    daemon = services["daemon"]
+    assert {"monitor", "postgres", "mailpit"} <= set(services)
+    daemon = services["monitor"]
     assert (COMPOSE.parent / daemon["build"]["context"]).resolve() == REPO
     assert (REPO / daemon["build"]["dockerfile"]).resolve() == DOCKERFILE
     assert services["postgres"]["image"].startswith("postgres:16")
@@ -524,7 +524,7 @@ def test_compose_daemon_settings_are_real_and_point_at_the_other_services() -> N
         "postgres",
         postgres["POSTGRES_DB"],
     )
-    grace = parse_duration(services["daemon"]["stop_grace_period"]).total_seconds()
+    grace = parse_duration(services["monitor"]["stop_grace_period"]).total_seconds()
     assert grace > settings.shutdown_grace
 
 
@@ -607,7 +607,6 @@ def test_kubernetes_manifests_load_and_kustomize_lists_them() -> None:
     assert {
         "ConfigMap",
         "Secret",
-        "PersistentVolumeClaim",
         "Deployment",
         "Service",
         "Kustomization",
@@ -670,14 +669,12 @@ def test_kubernetes_wiring_is_consistent() -> None:
     config_map = volumes[mounts["/config"]]["configMap"]
     assert config_map["name"] == found["ConfigMap"]["metadata"]["name"]
     assert {item["key"] for item in config_map["items"]} == set(found["ConfigMap"]["data"])
-    claim = volumes[mounts["/data"]]["persistentVolumeClaim"]["claimName"]
-    assert claim == found["PersistentVolumeClaim"]["metadata"]["name"]
     settings = check_settings(_monitor_env())
     assert settings.config is not None and settings.config.parent == Path("/config")
-    if settings.database_url.startswith("sqlite"):  # one file: one pod at a time
-        assert settings.database_url.startswith("sqlite+aiosqlite:////data/")
-        assert deployment["spec"]["replicas"] == 1
-        assert deployment["spec"]["strategy"]["type"] == "Recreate"
+    # Several replicas share one PostgreSQL database (SQLite would take one pod at a time).
+    assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["strategy"]["type"] == "RollingUpdate"
 
 
 def test_kubernetes_env_names_are_settings_or_used_by_the_config() -> None:
