@@ -31,6 +31,10 @@ class ClaimsFeeds(Protocol):
 
     async def release_claims(self, owner: str, feed_ids: Sequence[str] | None = None) -> int: ...
 
+    async def renew_claims(
+        self, owner: str, feed_ids: Sequence[str], *, until: datetime
+    ) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class DispatchLimits:
@@ -123,6 +127,13 @@ class Dispatcher:
         if self._backlog and not self._stopped and (self._refill is None or self._refill.done()):
             self._refill = asyncio.create_task(self.dispatch(), name="dispatch-refill")
 
+    async def renew_leases(self) -> int:
+        """Extend the leases of the feeds being polled, so that a slow poll never outlives its
+        claim (another replica would poll the feed too). Run every third of the lease."""
+        feed_ids = sorted(set(self._tasks.values()))
+        until = self._clock() + self._limits.lease
+        return await self._store.renew_claims(self._owner, feed_ids, until=until)
+
     def stop_claiming(self) -> None:
         self._stopped = True
 
@@ -164,9 +175,21 @@ class Dispatcher:
         return len(late)
 
 
-def create_scheduler(dispatcher: Dispatcher, *, tick: float) -> AsyncIOScheduler:
-    """An APScheduler that ticks the dispatcher. Periodic jobs of later stages join here."""
+def create_scheduler(
+    dispatcher: Dispatcher, *, tick: float, lease: timedelta | None = None
+) -> AsyncIOScheduler:
+    """An APScheduler that ticks the dispatcher and renews its leases (every third of `lease`).
+    Periodic jobs of later stages join here."""
     scheduler = AsyncIOScheduler(timezone="UTC")
+    if lease is not None:
+        scheduler.add_job(
+            dispatcher.renew_leases,
+            "interval",
+            seconds=max(1.0, lease.total_seconds() / 3),
+            id="renew-leases",
+            max_instances=1,
+            coalesce=True,
+        )
     scheduler.add_job(
         dispatcher.dispatch,
         "interval",

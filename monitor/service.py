@@ -225,7 +225,9 @@ class Service:
         try:
             dispatcher = self._dispatcher
             assert dispatcher is not None
-            scheduler = self._scheduler = create_scheduler(dispatcher, tick=DispatchLimits().tick)
+            scheduler = self._scheduler = create_scheduler(
+                dispatcher, tick=DispatchLimits().tick, lease=self.settings.feed_lease
+            )
             await self._heartbeat()
             scheduler.add_job(
                 self._heartbeat,

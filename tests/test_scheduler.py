@@ -127,3 +127,32 @@ async def test_a_poll_that_raises_does_not_stop_the_others(store: Store) -> None
     )
     await asyncio.wait_for(dispatcher.run_until_idle(), 10)
     assert len(polled) == 11 and "f03" not in polled
+
+
+async def test_leases_of_running_polls_are_renewed_so_no_one_else_claims_them(
+    store: Store,
+) -> None:
+    clock = [NOW]
+    lease = timedelta(seconds=30)
+    poll = GatedPoll(store)  # hangs until the gate opens: a slow poll
+    dispatcher = Dispatcher(
+        store,
+        poll,
+        owner="a",
+        clock=lambda: clock[0],
+        limits=DispatchLimits(in_flight=2, batch=2, lease=lease),
+    )
+    assert await dispatcher.dispatch() == 2
+    await poll.wait_running(2)
+
+    for _ in range(4):  # two minutes of renewals, every 20 s
+        clock[0] += timedelta(seconds=20)
+        assert await dispatcher.renew_leases() == 2
+    later = clock[0] + timedelta(seconds=5)  # the first lease would have ended long ago
+    taken = await store.claim_due_feeds(now=later, limit=100, lease=lease, owner="b")
+    assert len(taken) == 10  # every feed but the two still being polled by "a"
+    assert not {feed.id for feed in taken} & {f"f{n:02d}" for n in range(2)}
+
+    poll.gate.set()
+    await dispatcher.drain(grace=5)
+    assert await dispatcher.renew_leases() == 0  # nothing in flight, nothing to renew

@@ -326,6 +326,13 @@ class Store:
         async with self._write("marking feeds due failed") as conn:
             return await feed_rows.mark_all_due(conn, now=now)
 
+    async def renew_claims(self, owner: str, feed_ids: Sequence[str], *, until: datetime) -> int:
+        """Extend `owner`'s leases on the feeds it is still polling."""
+        if not feed_ids:
+            return 0
+        async with self._write("renewing feed leases failed") as conn:
+            return await feed_rows.renew_claims(conn, owner, feed_ids, until=until)
+
     async def release_claims(self, owner: str, feed_ids: Sequence[str] | None = None) -> int:
         """End `owner`'s leases (all, or on `feed_ids`) so that the feeds are due again."""
         async with self._write("releasing claims failed") as conn:

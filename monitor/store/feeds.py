@@ -215,6 +215,21 @@ async def mark_all_due(conn: AsyncConnection, *, now: datetime) -> int:
     return (await conn.execute(statement)).rowcount
 
 
+async def renew_claims(
+    conn: AsyncConnection, owner: str, feed_ids: Sequence[str], *, until: datetime
+) -> int:
+    """Extend `owner`'s leases on `feed_ids` (the polls it still runs) to `until`."""
+    renewed = 0
+    for chunk in chunks(feed_ids):
+        statement = (
+            sa.update(feeds)
+            .where(feeds.c.lease_owner == owner, feeds.c.id.in_(chunk))
+            .values(lease_until=until)
+        )
+        renewed += (await conn.execute(statement)).rowcount
+    return renewed
+
+
 async def release_claims(
     conn: AsyncConnection, owner: str, feed_ids: Sequence[str] | None = None
 ) -> int:
