@@ -94,7 +94,6 @@ CRON_FIELDS = "minute hour day month weekday"
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 section 5.6.2
 _TOKEN_CHARS = "letters, digits and !#$%&'*+-.^_`|~"
 _MEDIA_TYPE = re.compile(rf"{_TOKEN.pattern}/{_TOKEN.pattern}(\s*;[^\r\n]*)?")
-_INTEGER = re.compile(r"\s*-?[0-9]+\s*", re.ASCII)
 _LINE_BREAKS = ("\r", "\n", "\0")
 # The scheme and host of a URL (or the host of a scheme-less one), then the rest.
 _URL_HEAD = re.compile(
@@ -180,7 +179,7 @@ class NotifierChecker(Checker):
         if cron is not None:
             self._cron(cron)
         if cap is not None:
-            self._whole_number(cap, 1)
+            self.count(cap, 1)
         if mode == "digest" and mode_node is not None:
             self._digest_schedule(mode_node, every, cron)
             if cap is not None:
@@ -231,7 +230,7 @@ class NotifierChecker(Checker):
         if (timeout := fields.get("timeout")) is not None:
             self._at_most(timeout, MAX_WEBHOOK_TIMEOUT, "a webhook timeout")
         if (concurrency := fields.get("concurrency")) is not None:
-            self._whole_number(concurrency, *WEBHOOK_CONCURRENCY)
+            self.count(concurrency, *WEBHOOK_CONCURRENCY)
 
     def _webhook_url(self, node: Located) -> None:
         value = self.string(node)
@@ -328,7 +327,7 @@ class NotifierChecker(Checker):
         if (subject := fields.get("subject")) is not None:
             self._subject(subject)
         if (concurrency := fields.get("concurrency")) is not None:
-            self._whole_number(concurrency, *EMAIL_CONCURRENCY)
+            self.count(concurrency, *EMAIL_CONCURRENCY)
 
     def _subject(self, node: Located) -> None:
         from monitor.notify.email import check_subject_template
@@ -359,22 +358,6 @@ class NotifierChecker(Checker):
             self.report(node, f"{node.shown()} is a folder: give a file to append to ({path})")
 
     # -- numbers and durations -------------------------------------------------------------
-
-    def _whole_number(self, node: Located, low: int, high: int | None = None) -> int | None:
-        """A whole number from `low` to `high` (a `${VAR}` gives its digits as a string)."""
-        value = node.value
-        if node.unresolved:
-            return None
-        if node.template is not None and isinstance(value, str) and _INTEGER.fullmatch(value):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.report(node, f"expected a whole number, not {node.shown()}")
-            return None
-        if value < low or (high is not None and value > high):
-            limits = f"{low} or more" if high is None else f"from {low} to {high}"
-            self.report(node, f"must be {limits}, not {node.shown()}")
-            return None
-        return value
 
     def _duration_given(self, node: Located) -> timedelta | None:
         """A duration that must be written (null is not the default here)."""

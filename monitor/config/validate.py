@@ -221,8 +221,9 @@ class Checker:
         self.report(node, f"{node.shown()} is not a duration: {DURATION_HINT}")
         return None
 
-    def count(self, node: Located) -> int | None:
-        """A whole number, 0 or more (a `${VAR}` gives its digits as a string)."""
+    def count(self, node: Located, low: int = 0, high: int | None = None) -> int | None:
+        """A whole number from `low` (0) to `high` (no limit); a `${VAR}` gives its digits as a
+        string."""
         value = node.value
         if node.unresolved:
             return None
@@ -231,8 +232,9 @@ class Checker:
         if isinstance(value, bool) or not isinstance(value, int):
             self.report(node, f"expected a whole number, not {node.shown()}")
             return None
-        if value < 0:
-            self.report(node, f"must be 0 or more, not {node.shown()}")
+        if value < low or (high is not None and value > high):
+            limits = f"{low} or more" if high is None else f"from {low} to {high}"
+            self.report(node, f"must be {limits}, not {node.shown()}")
             return None
         return value
 
