@@ -1,13 +1,15 @@
 """The parse stage: a fetched body into a `ParsedFeed` of normalised `Article`s.
 
-`parse_feed` detects the format and dispatches to `syndication` (RSS, Atom, via feedparser) or
-`jsonfeed`; `FeedParser` runs it in a process or thread pool, off the event loop.
+`parse_feed` detects the format and dispatches to `jsonfeed`, or for RSS and Atom to `fast` (lxml)
+with `syndication` (feedparser) as the fallback for what the fast path declines; `FeedParser` runs
+it in a process or thread pool, off the event loop.
 """
 
 from __future__ import annotations
 
 from monitor.errors import ParseError
 from monitor.models import ParsedFeed
+from monitor.parse.fast import parse_fast
 from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
 from monitor.parse.normalize import body_hash, canonical_url
 from monitor.parse.offload import FeedParser
@@ -29,4 +31,12 @@ def parse_feed(
         raise ParseError("empty body", feed_id=feed_id, url=url)
     if is_json_feed(body, content_type):
         return parse_json_feed(body, feed_id=feed_id, url=url)
+    # The fast path declines documents with a DTD (so any with entities) before parsing them;
+    # parse_syndication checks their expansion before feedparser runs.
+    try:
+        fast = parse_fast(body, feed_id=feed_id, url=url)
+    except Exception:  # a fast-path bug on odd input must not lose a feed that feedparser reads
+        fast = None
+    if fast is not None:
+        return fast
     return parse_syndication(body, feed_id=feed_id, url=url, content_type=content_type)
