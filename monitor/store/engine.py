@@ -63,6 +63,7 @@ _SQLITE_PRAGMAS = (
 _SQLITE_MINIMUM = (3, 35)  # UPDATE ... FROM (3.33) and RETURNING (3.35)
 _BEGIN_IMMEDIATE = "monitor_begin_immediate"  # our execution option, read by _on_sqlite_begin
 _POSTGRES_CONNECT_TIMEOUT = 10.0
+POSTGRES_POOL_SIZE = 15  # connections per process: replicas x 15 must fit max_connections
 _DATABASE_ERRORS: tuple[type[Exception], ...] = (
     SQLAlchemyError,
     CommandError,
@@ -146,8 +147,14 @@ def _create_engine(url: URL) -> AsyncEngine:
     connect_args: dict[str, Any] = {}
     if url.drivername == "postgresql+asyncpg" and "timeout" not in url.query:
         connect_args["timeout"] = _POSTGRES_CONNECT_TIMEOUT
+    pool: dict[str, Any] = {}
+    if url.get_backend_name() == "postgresql":
+        # Connections kept open, none opened and closed on demand: with 100 polls in flight the
+        # default pool (5 kept, 10 more closed after use) reconnected ~30 times a second and
+        # doubled PostgreSQL's CPU per poll (tests/benchmarks/replicas.py).
+        pool = {"pool_size": POSTGRES_POOL_SIZE, "max_overflow": 0}
     # hide_parameters: bound values (article text, feed URLs with tokens) stay out of errors.
-    engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args)
+    engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
         sa.event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
         sa.event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
