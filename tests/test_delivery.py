@@ -4,6 +4,7 @@ silences and ops notices."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Sequence
@@ -476,3 +477,17 @@ def test_an_every_digest_fires_at_that_interval() -> None:
     assert digest_trigger(DeliveryPolicy()) is None
     first = trigger.get_next_fire_time(None, T0)
     assert trigger.get_next_fire_time(first, first) == first + timedelta(hours=6)
+
+
+async def test_replicas_firing_one_digest_together_send_one_digest(
+    setup: Setup, database_url: str, make_store: StoreFactory
+) -> None:
+    await setup.alerts(5, plan_for("daily", held=["daily"]))
+    others = [await make_store(database_url) for _ in range(2)]  # two more replicas
+
+    gathered = await asyncio.gather(
+        *(gather_digest(store, "daily", now=setup.clock.now) for store in [setup.store, *others])
+    )
+
+    assert sorted(gathered) == [0, 0, 5]
+    assert await setup.store.count_deliveries() == {"pending": 5}
