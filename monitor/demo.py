@@ -13,6 +13,7 @@ import re
 import shutil
 import sys
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -118,8 +119,9 @@ class DemoReport:
 
 
 # ---- the two local servers -------------------------------------------------------------------
-class LocalServer:
-    """An aiohttp server on 127.0.0.1 and a free port, in the running event loop."""
+class LocalServer(ABC):
+    """An aiohttp server on 127.0.0.1 and a free port, in the running event loop; subclasses
+    answer the requests."""
 
     def __init__(self) -> None:
         self.port = 0
@@ -128,8 +130,8 @@ class LocalServer:
     def url(self, path: str) -> str:
         return f"http://{HOST}:{self.port}{path}"
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        raise NotImplementedError
+    @abstractmethod
+    async def handle(self, request: web.Request) -> web.StreamResponse: ...
 
     async def __aenter__(self) -> Self:
         app = web.Application()
