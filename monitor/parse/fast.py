@@ -5,7 +5,7 @@ document has something it does not reproduce exactly: a body that is not UTF-8, 
 that lxml refuses, inline XHTML, base64 content, an element whose feedparser handler is not
 ported here. The caller then uses feedparser. The element rules mirror feedparser's
 `mixin.py` and `namespaces/`, quirks included; dates, URL joins and `looks_like_html` call
-feedparser's own functions, and articles are built by `syndication._parsed_feed`.
+feedparser's own functions, and articles are built by `syndication.parsed_feed`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from lxml import etree
 
 from monitor.models import ParsedFeed
 from monitor.parse.normalize import link_base
-from monitor.parse.syndication import WIDE_ENCODINGS, XML_ENCODING, _parsed_feed
+from monitor.parse.syndication import WIDE_ENCODINGS, XML_ENCODING, parsed_feed
 
 Node = dict[str, Any]
 
@@ -109,7 +109,7 @@ def parse_fast(body: bytes, *, feed_id: str, url: str) -> ParsedFeed | None:
     if reader.version not in KNOWN_VERSIONS:
         return None
     result = {"feed": reader.feed, "entries": reader.entries}
-    return _parsed_feed(
+    return parsed_feed(
         result, reader.version, reader.entries, None, feed_id=feed_id, url=link_base(url)
     )
 

@@ -88,10 +88,10 @@ def parse_syndication(
     warning = _warning(result)
     if not version and not entries:
         raise ParseError(f"not a feed: {warning or 'no feed element'}", feed_id=feed_id, url=url)
-    return _parsed_feed(result, version, entries, warning, feed_id=feed_id, url=link_base(url))
+    return parsed_feed(result, version, entries, warning, feed_id=feed_id, url=link_base(url))
 
 
-def _parsed_feed(
+def parsed_feed(
     result: Node,
     version: str,
     entries: list[Any],
@@ -100,6 +100,8 @@ def _parsed_feed(
     feed_id: str,
     url: str,
 ) -> ParsedFeed:
+    """A feed's fields and entries, in feedparser's shapes, as the `ParsedFeed` model: shared by
+    the feedparser path and the lxml fast path (`fast.py`), so both build articles alike."""
     feed: Node = _get(result, "feed") or {}
     language = _language(feed)
     feed_authors = _authors(feed) if version.startswith("atom") else ()
