@@ -25,7 +25,7 @@ from monitor.errors import ParseError
 from monitor.parse import parse_feed
 from monitor.parse.fast import _FeedReader, _parse_xml, _xml_body, parse_fast
 from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
-from monitor.parse.syndication import _parsed_feed, parse_syndication
+from monitor.parse.syndication import parse_syndication, parsed_feed
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS_FEEDS = REPO.parent / "shared" / "corpus" / "feeds" / "real"
@@ -119,7 +119,7 @@ def fast_path_stages(accepted: list[bytes], repeat: int) -> list[Timing]:
     def build() -> None:
         for r in readers:
             result = {"feed": r.feed, "entries": r.entries}
-            _parsed_feed(result, r.version, r.entries, None, feed_id="bench", url=URL)
+            parsed_feed(result, r.version, r.entries, None, feed_id="bench", url=URL)
 
     size = sum(map(len, accepted))
     return [
