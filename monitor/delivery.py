@@ -8,8 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import httpx
 from apscheduler.jobstores.base import JobLookupError
@@ -18,7 +17,12 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor.config import MonitorConfig, Settings
-from monitor.config.notifiers import crontab_trigger, delivery_policy, notifier_options
+from monitor.config.notifiers import (
+    crontab_trigger,
+    delivery_policy,
+    notifier_base_dir,
+    notifier_options,
+)
 from monitor.errors import ConfigError
 from monitor.models import OutboxPlan
 from monitor.notify.base import (
@@ -35,6 +39,7 @@ from monitor.notify.file import FileNotifier
 from monitor.notify.formats import load_template
 from monitor.notify.webhook import WebhookNotifier, create_webhook_client
 from monitor.notify.worker import DeliveryLimits, DeliveryWorker
+from monitor.pipeline import utc_now
 from monitor.store import Store
 
 __all__ = [
@@ -62,10 +67,6 @@ def build_plan(config: MonitorConfig) -> OutboxPlan:
     return OutboxPlan(routes=routes, held=held, realert=realert, ops=config.ops_notify)
 
 
-def base_dir(config: MonitorConfig) -> Path:
-    return config.source.parent if config.source is not None else Path.cwd()
-
-
 def build_notifiers(
     config: MonitorConfig, settings: Settings, client: httpx.AsyncClient
 ) -> dict[str, Notifier]:
@@ -73,8 +74,9 @@ def build_notifiers(
     email notifier without SMTP settings, a template that does not compile."""
     notifiers: dict[str, Notifier] = {}
     smtp: SmtpSettings | None = None
+    folder = notifier_base_dir(config.source, embedded=config.embedded)  # as `check` resolves
     for entry in config.notifiers:
-        options = notifier_options(entry, base_dir(config))
+        options = notifier_options(entry, folder)
         if isinstance(options, WebhookOptions):
             template = load_template(options.template) if options.template else None
             notifiers[entry.id] = WebhookNotifier(entry.id, options, client, template)
@@ -128,10 +130,6 @@ async def gather_overflow(
     return total
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class Delivery:
     """The delivery stage of a running service: `start`, `wake` after alerts, `stop`."""
 
@@ -142,7 +140,7 @@ class Delivery:
         settings: Settings,
         *,
         notifiers: Mapping[str, Notifier] | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utc_now,
         on_outcome: Callable[[str, str, int], None] | None = None,
         owner: str | None = None,
     ) -> None:

@@ -104,8 +104,6 @@ class DeliveryWorker:
             nid: asyncio.Semaphore(max(1, n.concurrency)) for nid, n in notifiers.items()
         }
         self._on_outcome = on_outcome  # (notifier id, sent | retry | dead, deliveries)
-        self.sent = 0
-        self.failed = 0
 
     def wake(self) -> None:
         self._wake.set()
@@ -292,10 +290,8 @@ class DeliveryWorker:
             "attempt": first.attempts + 1,
         }
         if isinstance(result, str):
-            self.sent += 1
             log.info("%s sent (attempt %d): %s", name, first.attempts + 1, result, extra=context)
             return Outcome(ids, DeliveryState.SENT, answer=result[:500])
-        self.failed += 1
         attempts = first.attempts + 1
         error = str(result)[:1000]
         now = self._clock()
