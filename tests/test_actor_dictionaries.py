@@ -14,8 +14,8 @@ import pytest
 from monitor.config import Settings, load_config
 from monitor.config.rules import load_rules
 from monitor.errors import ConfigError
-from monitor.match import ArticleText, compile_rules
-from monitor.models import ActorSpec, RuleSet
+from monitor.match import ArticleText, Matcher, compile_rules
+from monitor.models import ActorLists, ActorSpec, RuleSet, RuleSpec
 from tests.conftest import CORPUS, REPO
 
 ACTORS_DIR = REPO / "rules" / "actors"
@@ -379,6 +379,42 @@ def test_false_friends_are_not_names(
     actors: dict[str, ActorSpec], actor_id: str, text: str
 ) -> None:
     assert list(mentions(actors[actor_id], text)) == []
+
+
+@pytest.fixture(scope="module")
+def every_actor_matcher() -> Matcher:
+    """The dictionaries compiled with one rule per actor, named after it."""
+    ruleset = load_dictionaries()
+    rules = tuple(RuleSpec(a.id, actors=ActorLists(any=(a.id,))) for a in ruleset.actors)
+    return compile_rules(RuleSet(actors=ruleset.actors, rules=rules))
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        ("Papua New Guinea", ("papua-new-guinea",)),
+        ("Papua New Guinean", ("papua-new-guinea",)),
+        ("Equatorial Guinea", ("equatorial-guinea",)),
+        ("Guinea-Bissau", ("guinea-bissau",)),
+        ("Guinea", ("guinea",)),
+        ("Niger", ("niger",)),
+        ("Nigeria", ("nigeria",)),
+        ("Democratic Republic of the Congo", ("dr-congo",)),
+        ("Republic of the Congo", ("republic-of-the-congo",)),
+        ("Congo", ("dr-congo", "republic-of-the-congo")),
+        ("South Sudan", ("south-sudan",)),
+        ("Sudan", ("sudan",)),
+        ("Port of Spain", ("trinidad-and-tobago",)),
+        ("East Jerusalem", ("palestine",)),
+        ("UN Security Council", ("un", "unsc")),
+    ],
+    ids=str,
+)
+def test_a_name_inside_a_longer_name_names_only_the_longer_ones_actor(
+    every_actor_matcher: Matcher, text: str, named: tuple[str, ...]
+) -> None:
+    matches = every_actor_matcher.match(ArticleText(title=f"{text} said"), feed_id="f")
+    assert sorted(match.rule_id for match in matches) == list(named)
 
 
 def test_major_organisations_are_present(actors: dict[str, ActorSpec]) -> None:

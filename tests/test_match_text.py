@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from monitor.match.text import fold, fold_offsets, is_unspaced, normalize, snippet, strip_html
 
@@ -174,3 +178,32 @@ def test_snippet_never_starts_or_ends_inside_a_word() -> None:
     assert begin == 0 or LONG[begin - 1].isspace()
     end = begin + len(body)
     assert end == len(LONG) or LONG[end].isspace()
+
+
+def _plain_snippet(source: str, start: int, end: int, width: int) -> str:
+    """The snippet's definition with regular expressions, written for plainness."""
+    low, high = max(0, start - width), min(len(source), end + width)
+    if low > 0 and not source[low - 1].isspace():
+        space = re.compile(r"\s").search(source, low, start)
+        low = start if space is None else space.end()
+    if high < len(source) and not source[high].isspace():
+        space = re.compile(r"\s\S*\Z").search(source, end, high)
+        high = end if space is None else space.start()
+    text = " ".join(source[low:high].split())
+    before = re.compile(r"\S").search(source, 0, low)
+    after = re.compile(r"\S").search(source, high)
+    return ("…" if before else "") + text + ("…" if after else "")
+
+
+SNIPPET_PIECES = ["a", "bc", "déf", " ", "  ", "\n", "\t", "\xa0", "\u2003", "\u200b", "\x1c", "中"]
+
+
+@given(
+    st.lists(st.sampled_from(SNIPPET_PIECES), min_size=1, max_size=40).map("".join),
+    st.data(),
+)
+def test_snippet_agrees_with_its_plain_definition(source: str, data: st.DataObject) -> None:
+    start = data.draw(st.integers(0, len(source)))
+    end = data.draw(st.integers(start, len(source)))
+    width = data.draw(st.integers(0, 12))
+    assert snippet(source, start, end, width) == _plain_snippet(source, start, end, width)

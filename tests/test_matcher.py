@@ -329,6 +329,101 @@ def test_prefix_mentions_show_the_whole_word() -> None:
     assert match.actors[0].mentions == ("России", "Россия")
 
 
+# ---- actors: a name inside a longer name of another actor -------------------------------------
+NESTED_ACTORS = (
+    actor("guinea", "Guinea", "Conakry"),
+    actor("papua-new-guinea", "Papua New Guinea", "Port Moresby"),
+    actor("equatorial-guinea", "Equatorial Guinea", "Malabo"),
+    actor("niger", "Niger", "Niamey"),
+    actor("nigeria", "Nigeria", "Abuja"),
+    actor("congo", "Republic of the Congo", "Congo", "Brazzaville"),
+    actor("dr-congo", "Democratic Republic of the Congo", "DR Congo", "Congo", "Kinshasa"),
+    actor("un", "United Nations", "UN"),
+    actor("unsc", "UN Security Council", part_of=("un",), kind="organization"),
+)
+
+
+def nested_matcher(*extra: RuleSpec) -> Matcher:
+    rules = [RuleSpec(a.id, actors=ActorLists(any=(a.id,))) for a in NESTED_ACTORS]
+    return matcher(*rules, *extra, actors=NESTED_ACTORS)
+
+
+@pytest.mark.parametrize(
+    ("text", "mentioned"),
+    [
+        ("Papua New Guinea votes", {"papua-new-guinea": ("Papua New Guinea",)}),
+        ("Equatorial Guinea votes", {"equatorial-guinea": ("Equatorial Guinea",)}),
+        ("Guinea votes", {"guinea": ("Guinea",)}),
+        (
+            "Papua New Guinea and Guinea vote",
+            {"guinea": ("Guinea",), "papua-new-guinea": ("Papua New Guinea",)},
+        ),
+        ("Niger votes", {"niger": ("Niger",)}),
+        ("Nigeria votes", {"nigeria": ("Nigeria",)}),
+        (
+            "The Democratic Republic of the Congo votes",
+            {"dr-congo": ("Democratic Republic of the Congo",)},
+        ),
+        ("The Republic of the Congo votes", {"congo": ("Republic of the Congo",)}),
+        ("Congo votes", {"congo": ("Congo",), "dr-congo": ("Congo",)}),
+        ("DR Congo votes", {"dr-congo": ("DR Congo",)}),
+        # A longer name of a member still counts for the actor it is part of.
+        (
+            "The UN Security Council votes",
+            {"un": ("UN Security Council",), "unsc": ("UN Security Council",)},
+        ),
+    ],
+    ids=str,
+)
+def test_a_name_inside_a_longer_name_of_another_actor_is_not_a_mention(
+    text: str, mentioned: dict[str, tuple[str, ...]]
+) -> None:
+    matches = nested_matcher().match(ArticleText(content=text), feed_id="f")
+    assert {m.rule_id: m.actors[0].mentions for m in matches} == mentioned
+
+
+def test_a_keyword_still_matches_inside_a_longer_actor_name() -> None:
+    keyword = RuleSpec("guinea-word", keywords=TermLists(any=terms("Guinea")))
+    both = RuleSpec(
+        "guinea-both", keywords=TermLists(any=terms("Guinea")), actors=ActorLists(any=("guinea",))
+    )
+    m = nested_matcher(keyword, both)
+    assert matched(m, ArticleText(content="Papua New Guinea votes")) == [
+        "papua-new-guinea",
+        "guinea-word",
+    ]
+
+
+def test_the_longer_name_hides_in_its_field_only() -> None:
+    rules = [
+        RuleSpec("anywhere", actors=ActorLists(any=("guinea",))),
+        RuleSpec("title", fields=("title",), actors=ActorLists(any=("guinea",))),
+    ]
+    article = ArticleText(title="Papua New Guinea votes", content="Guinea abstains")
+    m = matcher(*rules, actors=NESTED_ACTORS)
+    (match,) = m.match(article, feed_id="f")
+    assert match.rule_id == "anywhere"
+    assert match.actors[0].mentions == ("Guinea",)
+    assert match.score == 1.0  # found in the content, not the title
+
+
+def test_a_longer_name_of_an_actor_no_rule_names_still_hides() -> None:
+    m = matcher(RuleSpec("r", actors=ActorLists(any=("guinea",))), actors=NESTED_ACTORS)
+    assert matched(m, ArticleText(content="Papua New Guinea votes")) == []
+    assert matched(m, ArticleText(content="Equatorial Guinea, then Conakry")) == ["r"]
+
+
+def test_a_hidden_name_counts_for_no_query_or_explanation() -> None:
+    rule = RuleSpec("r", query="@guinea NEAR/1 votes OR (@guinea AND NOT abstains)")
+    m = matcher(rule, actors=NESTED_ACTORS)
+    article = ArticleText(title="Papua New Guinea votes")
+    assert matched(m, article) == []
+    assert matched(m, ArticleText(title="Guinea votes")) == ["r"]
+    explanation = m.explain(article, "r", feed_id="f")
+    assert not explanation.matched
+    assert "query: @guinea not mentioned" in explanation.lines
+
+
 # ---- score and min_score ----------------------------------------------------------------------
 SCORE_CASES = [
     (ArticleText(content="peace treaty"), 1.0, "one-term"),

@@ -6,13 +6,19 @@ literal's id (>= 0) or `~id` of a regular expression (< 0). Each rule is indexed
 literals of two conditions it cannot hold without (its triggers), so that an article only
 evaluates the rules both of whose triggers it has a literal of, plus the few that have no such
 condition (only `none`/NOT, or only regular expressions): those are evaluated on every article.
+A rule of plain lists (no query, no regular expression) that searches every scanned field keeps
+only the conditions its triggers do not imply, for a quick check of a candidate.
+
+An actor's name found inside a longer name of another actor ("Guinea" in "Papua New Guinea")
+does not count for the actor: the names that may hold another's (`containers`, with those of
+actors no rule names) are scanned too, and a hit inside one of theirs is set aside.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import ahocorasick
@@ -20,6 +26,7 @@ import ahocorasick
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match import query as q
 from monitor.match.terms import Literal, Pattern, Regex, RuleError, compile_term
+from monitor.match.text import SEPARATOR, fold
 from monitor.models import RULE_FIELDS, ActorSpec, RuleSet, RuleSpec, SourceRef, TermSpec
 
 if TYPE_CHECKING:
@@ -71,6 +78,14 @@ class QNear:
 
 QNode = QTerm | QActor | QNot | QAnd | QOr | QNear
 
+# How to find a literal in a text folded character by character, separators not collapsed
+# (`NormalizedText.aligned`): its first word (after a space when it must start a word), the
+# words after it (separated by any run of spaces), 1 when a word boundary must follow, whether
+# it is a prefix (its hit goes on to the end of the word), whether it is case-sensitive, and
+# 1 when it starts with a space (the hit starts one character later).
+LiteralSearch = tuple[str, tuple[str, ...], int, bool, bool, int]
+Triggers = tuple[frozenset[int], frozenset[int]]
+
 
 # ---- compiled rules and actors -------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
@@ -80,6 +95,13 @@ class CompiledActor:
     name: str  # display name: the first of its names
     literals: tuple[int, ...]  # its names' and its members' names' literal ids (part_of)
     regexes: tuple[int, ...]  # the same for `re:` names, as term refs (< 0)
+
+
+# A condition of a plain rule (lists of literals only, searching every scanned field) that its
+# triggers do not imply: (ACTORS or LITERALS, ALL, ANY or NONE, the actor indexes or literal ids).
+PlainCondition = tuple[bool, int, tuple[int, ...]]
+LITERALS, ACTORS = False, True
+ALL, ANY, NONE = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +127,11 @@ class CompiledRule:
     query_text: str | None = None
     has_regex: bool = False  # a term or an actor's name is a regular expression
     term_refs: tuple[int, ...] = ()  # the refs of `terms`
+    triggers: Triggers | None = None  # see CompiledRules.first_triggers
+    # For a plain rule, what is left to check once it is a candidate (often nothing): with no
+    # query, no regular expression and every scanned field searched, a condition is a set of
+    # literals or actors found anywhere. None for any other rule.
+    plain: tuple[PlainCondition, ...] | None = None
 
     def feed_allowed(self, feed_id: str, feed_tags: Iterable[str]) -> bool:
         if not self.feeds or feed_id in self.feed_ids:
@@ -118,9 +145,11 @@ class CompiledRules:
     actors: tuple[CompiledActor, ...]
     literals: tuple[Literal, ...]
     literal_bounds: tuple[tuple[int, int], ...]  # (back, cut): a hit ending at e is e-back..e+1-cut
+    searches: tuple[LiteralSearch, ...]  # by literal id, how to find it in an aligned text
     regexes: tuple[Regex, ...]
     literal_actors: tuple[tuple[int, ...], ...]  # by literal id: the used actors it counts for
     actor_literals: frozenset[int]  # the literals that count for some used actor
+    containers: frozenset[int]  # actor names a hit of another actor's name may be inside
     # By literal id, the rules whose first (second) trigger it is part of: a rule is evaluated
     # only when both its triggers have a hit (for a rule with one, both are the same).
     first_triggers: tuple[tuple[int, ...], ...]
@@ -311,6 +340,9 @@ class _Builder:
         query = self.query(rule, path, labels)
         positive_terms = [*kw[0], *kw[1], *_positive(query, QTerm)]
         positive_actors = [*ac[0], *ac[1], *_positive(query, QActor)]
+        has_regex = self.has_regex([*kw[0], *kw[1], *kw[2]], [*ac[0], *ac[1], *ac[2]], query)
+        triggers = self.triggers_of(kw, ac, query)
+        plain = None if query is not None or has_regex else self.plain_conditions(kw, ac, triggers)
         return CompiledRule(
             index=index,
             id=rule.id,
@@ -331,8 +363,10 @@ class _Builder:
             actors=tuple(dict.fromkeys(positive_actors)),
             labels=labels,
             query_text=rule.query,
-            has_regex=self.has_regex([*kw[0], *kw[1], *kw[2]], [*ac[0], *ac[1], *ac[2]], query),
+            has_regex=has_regex,
             term_refs=tuple(dict.fromkeys(positive_terms)),
+            triggers=triggers,
+            plain=plain,
         )
 
     def build(self) -> CompiledRules:
@@ -352,17 +386,26 @@ class _Builder:
 
     # -- tables --
     def tables(self, rules: tuple[CompiledRule, ...]) -> CompiledRules:
-        first: list[list[int]] = [[] for _ in self.literals]
-        second: list[list[int]] = [[] for _ in self.literals]
+        fields = tuple(sorted({f for rule in rules for f in rule.fields}))
+        scanned = sum(1 << f for f in fields)
+        first: dict[int, list[int]] = defaultdict(list)
+        second: dict[int, list[int]] = defaultdict(list)
         always: list[int] = []
         for rule in rules:
-            triggers = self.triggers_of(rule)
-            if triggers is None:
+            if rule.triggers is None:
                 always.append(rule.index)
-                continue
-            for index, trigger in zip((first, second), triggers, strict=True):
-                for ref in trigger:
-                    index[ref].append(rule.index)
+            else:
+                for index, trigger in zip((first, second), rule.triggers, strict=True):
+                    for ref in trigger:
+                        index[ref].append(rule.index)
+        # A hit in a field that a rule leaves out does not count for it: no plain check then.
+        planned = tuple(
+            replace(rule, plain=None)
+            if rule.plain is not None and rule.mask & scanned != scanned
+            else rule
+            for rule in rules
+        )
+        containers = self.containers()
         actors = self.compiled_actors()
         literal_actors: list[list[int]] = [[] for _ in self.literals]
         for actor in actors:
@@ -371,21 +414,80 @@ class _Builder:
                     literal_actors[ref].append(actor.index)
         literals = tuple(self.literals)
         return CompiledRules(
-            rules=rules,
+            rules=planned,
             actors=actors,
             literals=literals,
             literal_bounds=tuple((len(k.key) - 1 - k.lead, k.trail) for k in literals),
+            searches=tuple(map(_search, literals)),
             regexes=tuple(self.regexes),
             literal_actors=tuple(tuple(a) for a in literal_actors),
             actor_literals=frozenset(i for i, actors in enumerate(literal_actors) if actors),
-            first_triggers=tuple(tuple(r) for r in first),
-            second_triggers=tuple(tuple(r) for r in second),
+            containers=containers,
+            first_triggers=tuple(tuple(first.get(ref, ())) for ref in range(len(literals))),
+            second_triggers=tuple(tuple(second.get(ref, ())) for ref in range(len(literals))),
             always=tuple(always),
             folded=_automaton(literals, case_sensitive=False),
             cased=_automaton(literals, case_sensitive=True),
-            fields=tuple(sorted({f for rule in rules for f in rule.fields})),
+            fields=fields,
             by_id={rule.id: rule.index for rule in rules},
         )
+
+    def plain_conditions(
+        self, kw: list[tuple[int, ...]], ac: list[tuple[int, ...]], triggers: Triggers | None
+    ) -> tuple[PlainCondition, ...]:
+        """The conditions of a rule of keyword and actor lists (any, all, none) without regular
+        expressions that its triggers do not imply."""
+        implied = set(triggers or ())
+        found: list[PlainCondition] = []
+        any_of, all_of, none_of = kw
+        all_of = tuple(ref for ref in all_of if frozenset((ref,)) not in implied)
+        if all_of:
+            found.append((LITERALS, ALL, all_of))
+        if any_of and frozenset(any_of) not in implied:
+            found.append((LITERALS, ANY, any_of))
+        if none_of:
+            found.append((LITERALS, NONE, none_of))
+        actors_any, actors_all, actors_none = ac
+        actors_all = tuple(a for a in actors_all if self.actor_triggers(a) not in implied)
+        if actors_all:
+            found.append((ACTORS, ALL, actors_all))
+        if actors_any and self.any_actor_triggers(actors_any) not in implied:
+            found.append((ACTORS, ANY, actors_any))
+        if actors_none:
+            found.append((ACTORS, NONE, actors_none))
+        return tuple(found)
+
+    def containers(self) -> frozenset[int]:
+        """The literal names of actors that may hold a used actor's name inside them where they
+        do not count for that actor ("Papua New Guinea" holds "Guinea"). A hit inside a hit of
+        one of them does not count for such an actor. Names of unused actors among them are
+        interned here, for the automaton to find them."""
+        owners: dict[int, set[int]] = defaultdict(set)  # literal -> the used actors it counts for
+        for actor in self.used_actors:
+            for ref in self.actor_triggers(actor):
+                if ref >= 0:
+                    owners[ref].add(actor)
+        if not owners:
+            return frozenset()
+        inner: dict[str, set[int]] = defaultdict(set)  # a name's key -> the actors it counts for
+        by_id = list(self.literals)
+        for ref, actors in owners.items():
+            inner[_folded_key(by_id[ref])] |= actors
+        texts = list(inner)
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for index, text in enumerate(texts):
+            automaton.add_word(text, index)
+        automaton.make_automaton()
+        found: set[int] = set()
+        for patterns in self.actor_patterns:
+            for name in patterns:
+                if not isinstance(name, Literal):
+                    continue
+                known = self.literals.get(name)
+                counts_for = owners.get(known, set()) if known is not None else set()
+                if any(inner[texts[i]] - counts_for for i in _held_keys(automaton, name)):
+                    found.add(self.intern(name))
+        return frozenset(found)
 
     def compiled_actors(self) -> tuple[CompiledActor, ...]:
         actors: list[CompiledActor] = []
@@ -401,15 +503,18 @@ class _Builder:
             )
         return tuple(actors)
 
-    def triggers_of(self, rule: CompiledRule) -> tuple[frozenset[int], frozenset[int]] | None:
-        """Two conditions the rule cannot hold without, as literal ids (the same one twice if it
-        has only one), the smallest first; None when it has none made of literals only."""
-        sets = [frozenset(rule.kw_any)] if rule.kw_any else []
-        sets += [frozenset((ref,)) for ref in rule.kw_all]
-        if rule.ac_any:
-            sets.append(frozenset().union(*map(self.actor_triggers, rule.ac_any)))
-        sets += [self.actor_triggers(actor) for actor in rule.ac_all]
-        sets += self.necessary(rule.query) if rule.query is not None else []
+    def triggers_of(
+        self, kw: list[tuple[int, ...]], ac: list[tuple[int, ...]], query: QNode | None
+    ) -> Triggers | None:
+        """Two conditions a rule with these keyword and actor lists (any, all, none) and query
+        cannot hold without, as literal ids (the same one twice if it has only one), the
+        smallest first; None when it has none made of literals only."""
+        sets = [frozenset(kw[0])] if kw[0] else []
+        sets += [frozenset((ref,)) for ref in kw[1]]
+        if ac[0]:
+            sets.append(self.any_actor_triggers(ac[0]))
+        sets += [self.actor_triggers(actor) for actor in ac[1]]
+        sets += self.necessary(query) if query is not None else []
         literal_only = sorted(
             {refs for refs in sets if all(ref >= 0 for ref in refs)},
             key=lambda r: (len(r), sorted(r)),
@@ -417,6 +522,9 @@ class _Builder:
         if not literal_only:
             return None
         return literal_only[0], literal_only[min(1, len(literal_only) - 1)]
+
+    def any_actor_triggers(self, actors: Iterable[int]) -> frozenset[int]:
+        return frozenset().union(*map(self.actor_triggers, actors))
 
     def necessary(self, node: QNode) -> list[frozenset[int]]:
         """Sets of refs that each need a hit for `node` to hold."""
@@ -463,6 +571,31 @@ def _all_atoms(node: QNode | None, kind: type[QTerm] | type[QActor]) -> list[int
         return _positive(node, kind)
     children = (node.left, node.right) if isinstance(node, QNear) else node.operands
     return [ref for child in children for ref in _all_atoms(child, kind)]
+
+
+def _search(literal: Literal) -> LiteralSearch:
+    first, *rest = literal.key.strip(SEPARATOR).split(SEPARATOR)
+    head = SEPARATOR * literal.lead + first
+    return head, tuple(rest), literal.trail, literal.prefix, literal.case_sensitive, literal.lead
+
+
+def _folded_key(literal: Literal) -> str:
+    """A literal's key, case folded: the same for its case-sensitive and insensitive forms."""
+    words = fold(literal.key).strip(SEPARATOR)
+    return f"{SEPARATOR * literal.lead}{words}{SEPARATOR * literal.trail}"
+
+
+def _held_keys(automaton: Any, name: Literal) -> set[int]:
+    """The values of the automaton's keys that a hit of `name` may hold: those found in its
+    words between spaces (at either end the text may have a word boundary) and, for a prefix
+    (whose hit goes on to the end of its word), those that start in it and run past its end."""
+    words = fold(name.key).strip(SEPARATOR)
+    text = f"{SEPARATOR}{words}{SEPARATOR * (not name.prefix)}"
+    found = {value for _, value in automaton.iter(text)}
+    if name.prefix:
+        for start in range(len(text)):
+            found.update(automaton.values(text[start:]))
+    return found
 
 
 def _automaton(literals: tuple[Literal, ...], *, case_sensitive: bool) -> Any:

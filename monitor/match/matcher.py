@@ -2,7 +2,9 @@
 
 An `ArticleScan` normalises each field once, runs the Aho-Corasick automata over it and keeps
 which literals hit in which fields (bit masks). Regular expressions, word positions (NEAR),
-offsets and snippets are computed on demand, for the rules that need them.
+offsets and snippets are computed on demand, for the rules that need them. The source spans of
+a term (snippets, mentions) are found by searching the text folded character for character,
+which lines up with the source, where there is such a text; otherwise through the offsets.
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from operator import itemgetter
 from typing import TYPE_CHECKING
 
 from monitor.match.compile import (
+    ALL,
+    ANY,
     FIELD_NAMES,
     TITLE,
     CompiledRule,
     CompiledRules,
+    LiteralSearch,
     QActor,
     QAnd,
     QNear,
@@ -104,12 +109,17 @@ class FieldScan:
         return self.cased if case_sensitive and self.cased is not None else self.folded
 
     def literal_spans(
-        self, literal: int, compiled: CompiledRules, *, first: bool = False
+        self,
+        literal: int,
+        compiled: CompiledRules,
+        *,
+        first: bool = False,
+        hidden: set[tuple[int, int]] | None = None,
     ) -> list[Span]:
         """Where a literal's word or phrase is, in its form's normalised text, in text order
-        (with `first`, only the first)."""
+        (with `first`, only the first; without the hits in `hidden`)."""
         back, cut = compiled.literal_bounds[literal]
-        if first:  # the first occurrence is a substring search away: no need to index the hits
+        if first and not hidden:  # the first occurrence is a substring search away
             key = compiled.literals[literal]
             at = self.form(key.case_sensitive).text.find(key.key)
             end = at + len(key.key) - 1
@@ -118,8 +128,54 @@ class FieldScan:
             self._spans = {}
             for end, hit in self.hits:
                 self._spans.setdefault(hit, []).append(end)
-        ends = self._spans.get(literal)
-        return [(end - back, end + 1 - cut) for end in ends] if ends else []
+        ends = self._spans.get(literal, [])
+        if hidden:
+            ends = [end for end in ends if (literal, end) not in hidden]
+        if first:
+            ends = ends[:1]
+        return [(end - back, end + 1 - cut) for end in ends]
+
+    def aligned_spans(self, search: LiteralSearch, *, first: bool = False) -> list[Span] | None:
+        """The source spans of a literal found in the aligned form of the text (the same
+        occurrences, in order, as in the normalised text), or None where there is no such form.
+        With `first`, only the first."""
+        head, rest, trail, prefix, cased, lead = search
+        aligned = self.form(cased).aligned
+        if aligned is None:
+            return None
+        size = len(aligned)
+        spans = []
+        at = aligned.find(head)
+        while at >= 0:
+            end = at + len(head)
+            for word in rest:
+                if aligned[end] != SEPARATOR:
+                    break
+                end += 1
+                while end < size and aligned[end] == SEPARATOR:
+                    end += 1
+                if not aligned.startswith(word, end):
+                    break
+                end += len(word)
+            else:
+                if prefix:
+                    end = aligned.find(SEPARATOR, end)
+                if not trail or aligned[end] == SEPARATOR:
+                    spans.append((at + lead - 1, end - 1))  # aligned index i is source i - 1
+                    if first:
+                        break
+            at = aligned.find(head, at + 1)
+        return spans
+
+    def hit_span(self, literal: int, end: int, compiled: CompiledRules) -> Span:
+        """The source span of the hit of a literal ending at `end` (a prefix's to the word end)."""
+        back, cut = compiled.literal_bounds[literal]
+        key = compiled.literals[literal]
+        form = self.form(key.case_sensitive)
+        stop = end + 1 - cut
+        if key.prefix:
+            stop = max(stop, form.text.find(SEPARATOR, stop))
+        return form.source_span(end - back, stop)
 
     def words(self, case_sensitive: bool, span: Span) -> Span:
         """The indexes of the first and last words of a normalised span."""
@@ -146,15 +202,25 @@ class ArticleScan:
         """Scan the fields any rule searches, or `fields` (indexes in FIELD_NAMES)."""
         self.compiled = compiled
         self.fields: dict[int, FieldScan] = {}
+        # (field, actor) -> the hits, as (literal, end), inside a longer name of another actor
+        self.hidden: dict[tuple[int, int], set[tuple[int, int]]] = {}
         masks: dict[int, int] = {}
         for index in compiled.fields if fields is None else fields:
             source = article.field_text(index)
             if not source:
                 continue
             scan = self.fields[index] = FieldScan(source, compiled)
-            bit = 1 << index
-            for literal in set(map(_second, scan.hits)):
-                masks[literal] = masks.get(literal, 0) | bit
+            if not scan.hits:
+                continue
+            found = dict.fromkeys(map(_second, scan.hits), 1 << index)
+            if compiled.containers and not compiled.containers.isdisjoint(found):
+                self._hide_inner_hits(index, scan)
+            if masks:
+                for literal in masks.keys() & found.keys():
+                    found[literal] |= masks[literal]
+                masks.update(found)
+            else:
+                masks = found
         self.literal_masks = masks
         actor_masks: dict[int, int] = {}
         literal_actors = compiled.literal_actors
@@ -162,19 +228,57 @@ class ArticleScan:
             mask = masks[literal]
             for actor in literal_actors[literal]:
                 actor_masks[actor] = actor_masks.get(actor, 0) | mask
+        if self.hidden:
+            self._unmask_hidden(actor_masks)
         self.actor_masks = actor_masks
         self._regex_spans: dict[int, dict[int, list[Span]]] = {}
         self._snippets: dict[tuple[int, int], str] = {}
         self._mentions: dict[tuple[int, tuple[int, ...]], tuple[str, ...]] = {}
 
+    def _hide_inner_hits(self, field: int, scan: FieldScan) -> None:
+        """Record the hits of actor names inside a longer hit of a name that does not count for
+        the actor ("Guinea" in "Papua New Guinea")."""
+        compiled = self.compiled
+        literal_actors = compiled.literal_actors
+        outer = [
+            (scan.hit_span(literal, end, compiled), literal)
+            for end, literal in scan.hits
+            if literal in compiled.containers
+        ]
+        for end, literal in scan.hits:
+            if not literal_actors[literal]:
+                continue
+            start, stop = span = scan.hit_span(literal, end, compiled)
+            for (outer_start, outer_stop), container in outer:
+                if (
+                    outer_start <= start
+                    and stop <= outer_stop
+                    and (outer_start, outer_stop) != span
+                ):
+                    for actor in literal_actors[literal]:
+                        if actor not in literal_actors[container]:
+                            self.hidden.setdefault((field, actor), set()).add((literal, end))
+
+    def _unmask_hidden(self, actor_masks: dict[int, int]) -> None:
+        """Clear an actor's bit for a field where each hit of its names is hidden."""
+        literal_actors = self.compiled.literal_actors
+        for (field, actor), hidden in self.hidden.items():
+            hits = self.fields[field].hits
+            if all((lit, end) in hidden for end, lit in hits if actor in literal_actors[lit]):
+                mask = actor_masks.get(actor, 0) & ~(1 << field)
+                if mask:
+                    actor_masks[actor] = mask
+                else:
+                    actor_masks.pop(actor, None)
+
     def candidates(self) -> list[int]:
         """Indexes of the rules worth evaluating, in rule order."""
         compiled = self.compiled
         literals = self.literal_masks
-        first = set(chain.from_iterable(map(compiled.first_triggers.__getitem__, literals)))
-        found = first.intersection(
-            chain.from_iterable(map(compiled.second_triggers.__getitem__, literals))
-        )
+        found = set(chain.from_iterable(map(compiled.first_triggers.__getitem__, literals)))
+        if found:
+            second = chain.from_iterable(map(compiled.second_triggers.__getitem__, literals))
+            found.intersection_update(second)
         found.update(compiled.always)
         return sorted(found)
 
@@ -200,40 +304,53 @@ class ArticleScan:
             mask |= self.term_mask(ref)
         return mask
 
-    def term_spans(self, ref: int, field: int, *, first: bool = False) -> list[Span]:
+    def term_spans(
+        self, ref: int, field: int, *, first: bool = False, actor: int | None = None
+    ) -> list[Span]:
         """Source spans of a term in a field, in text order; prefixes extended to the word end.
 
-        With `first`, only the first one.
+        With `first`, only the first one; with `actor`, without the hits hidden for the actor.
         """
         scan = self.fields[field]
         if ref < 0:
             spans = self.regex_spans(~ref).get(field, [])
             return spans[:1] if first else spans
+        hidden = None if actor is None else self.hidden.get((field, actor))
+        if not hidden:
+            found = scan.aligned_spans(self.compiled.searches[ref], first=first)
+            if found is not None:
+                return found
         literal = self.compiled.literals[ref]
         form = scan.form(literal.case_sensitive)
         result = []
-        for start, end in scan.literal_spans(ref, self.compiled, first=first):
+        for start, end in scan.literal_spans(ref, self.compiled, first=first, hidden=hidden):
             stop = max(end, form.text.find(SEPARATOR, end)) if literal.prefix else end
             result.append(form.source_span(start, stop))
         return result
 
-    def term_words(self, ref: int, field: int) -> list[Span]:
-        """Word-index spans of a term in a field (for NEAR)."""
+    def term_words(self, ref: int, field: int, actor: int | None = None) -> list[Span]:
+        """Word-index spans of a term in a field (for NEAR); with `actor`, as in term_spans."""
         if not self.term_mask(ref) & (1 << field):
             return []
         scan = self.fields[field]
         if ref < 0:
             return [scan.source_words(span) for span in self.regex_spans(~ref)[field]]
         cased = self.compiled.literals[ref].case_sensitive
-        return [scan.words(cased, span) for span in scan.literal_spans(ref, self.compiled)]
+        hidden = None if actor is None else self.hidden.get((field, actor))
+        spans = scan.literal_spans(ref, self.compiled, hidden=hidden)
+        return [scan.words(cased, span) for span in spans]
 
     def snippet(self, ref: int, field: int) -> str:
         """The text around a term's first occurrence in a field."""
         key = (ref, field)
         text = self._snippets.get(key)
         if text is None:
-            start, end = self.term_spans(ref, field, first=True)[0]
-            text = self._snippets[key] = snippet(self.fields[field].source, start, end)
+            scan = self.fields[field]
+            spans = None
+            if ref >= 0:
+                spans = scan.aligned_spans(self.compiled.searches[ref], first=True)
+            start, end = (spans or self.term_spans(ref, field, first=True))[0]
+            text = self._snippets[key] = snippet(scan.source, start, end)
         return text
 
     def actor_refs(self, actor: int, field: int) -> list[int]:
@@ -245,26 +362,32 @@ class ArticleScan:
 
     def actor_words(self, actor: int, field: int) -> list[Span]:
         return [
-            span for ref in self.actor_refs(actor, field) for span in self.term_words(ref, field)
+            span
+            for ref in self.actor_refs(actor, field)
+            for span in self.term_words(ref, field, actor)
         ]
 
     def mentions(self, actor: int, fields: tuple[int, ...]) -> tuple[str, ...]:
         """The surface forms of an actor's mentions, as written, in order of first appearance."""
         key = (actor, fields)
-        if key not in self._mentions:
-            self._mentions[key] = self._find_mentions(actor, fields)
-        return self._mentions[key]
+        found = self._mentions.get(key)
+        if found is None:
+            found = self._mentions[key] = self._find_mentions(actor, fields)
+        return found
 
     def _find_mentions(self, actor: int, fields: tuple[int, ...]) -> tuple[str, ...]:
         found: dict[str, None] = {}
+        mask = self.actor_mask(actor)
         for field in fields:
-            if not self.actor_mask(actor) & (1 << field):
+            if not mask & (1 << field):
                 continue
-            source = self.fields[field].source
             refs = self.actor_refs(actor, field)
-            spans = sorted(
-                (s for ref in refs for s in self.term_spans(ref, field)), key=_outer_first
-            )
+            spans: list[Span] = []
+            for ref in refs:
+                spans += self.term_spans(ref, field, actor=actor)
+            if len(refs) > 1:  # one term's spans are in text order already
+                spans.sort(key=_outer_first)
+            source = self.fields[field].source
             reach = -1
             for start, end in spans:
                 if end > reach:  # not inside a longer mention ("Armenia" in "Republic of Armenia")
@@ -365,6 +488,32 @@ def positions(node: QNode, scan: ArticleScan, field: int) -> list[Span]:
     return []  # the parser allows only the kinds above under NEAR
 
 
+def plain_score(rule: CompiledRule, scan: ArticleScan) -> float | None:
+    """rule_score of a plain candidate rule (`rule.plain` is set), or None when it does not
+    hold. Its fields are every scanned field, so any hit counts."""
+    literals, actors = scan.literal_masks, scan.actor_masks
+    for of_actors, kind, items in rule.plain or ():
+        found = map((actors if of_actors else literals).__contains__, items)
+        if kind == ALL:
+            holds = all(found)
+        elif kind == ANY:
+            holds = any(found)
+        else:
+            holds = not any(found)
+        if not holds:
+            return None
+    score = 0.0
+    for ref in rule.term_refs:
+        mask = literals.get(ref)
+        if mask:
+            score += 2.0 if mask & TITLE else 1.0
+    for actor in rule.actors:
+        mask = actors.get(actor)
+        if mask:
+            score += 2.0 if mask & TITLE else 1.0
+    return score
+
+
 # ---- the match report ----------------------------------------------------------------------
 def rule_score(rule: CompiledRule, scan: ArticleScan) -> float:
     """Distinct positive terms and actors found in the rule's fields: 2 each when one is in the
@@ -385,18 +534,26 @@ def rule_score(rule: CompiledRule, scan: ArticleScan) -> float:
 
 def report(rule: CompiledRule, scan: ArticleScan, score: float) -> RuleMatch:
     """The terms and actors of a matching rule found in the article, with snippets."""
+    mask, masks = rule.mask, scan.literal_masks
     hits: list[TermHit] = []
     for text, ref in rule.terms:
-        found = scan.term_mask(ref) & rule.mask
-        for field in rule.fields:
-            if found & (1 << field):
-                hits.append(TermHit(text, FIELD_NAMES[field], scan.snippet(ref, field)))
+        found = (masks.get(ref, 0) if ref >= 0 else scan.term_mask(ref)) & mask
+        if found:
+            for field, name in _FIELDS_IN[found]:
+                hits.append(TermHit(text, name, scan.snippet(ref, field)))
     actors: list[ActorHit] = []
     for actor in rule.actors:
-        if scan.actor_mask(actor) & rule.mask:
+        if scan.actor_mask(actor) & mask:
             entry = scan.compiled.actors[actor]
             actors.append(ActorHit(entry.id, entry.name, scan.mentions(actor, rule.fields)))
     return RuleMatch(rule.id, tuple(hits), tuple(actors), score)
+
+
+# By a mask of field bits: the (index, name) of each field in it, in field order.
+_FIELDS_IN = tuple(
+    tuple((i, name) for i, name in enumerate(FIELD_NAMES) if mask & (1 << i))
+    for mask in range(1 << len(FIELD_NAMES))
+)
 
 
 class Matcher:
@@ -432,12 +589,21 @@ class Matcher:
         self, article: ArticleText, feed_id: str, feed_tags: Sequence[str]
     ) -> tuple[ArticleScan, list[tuple[CompiledRule, float]]]:
         scan = ArticleScan(self._compiled, article)
+        rules = self._compiled.rules
+        fast = not scan.hidden  # the plain checks assume every hit of a name counts
         found: list[tuple[CompiledRule, float]] = []
         for index in scan.candidates():
-            rule = self._compiled.rules[index]
-            if not rule.feed_allowed(feed_id, feed_tags) or not rule_holds(rule, scan):
+            rule = rules[index]
+            if rule.feeds and not rule.feed_allowed(feed_id, feed_tags):
                 continue
-            score = rule_score(rule, scan)
+            if rule.plain is not None and fast:
+                score = plain_score(rule, scan)
+                if score is None:
+                    continue
+            elif rule_holds(rule, scan):
+                score = rule_score(rule, scan)
+            else:
+                continue
             if rule.min_score is None or score >= rule.min_score:
                 found.append((rule, score))
         return scan, found

@@ -120,8 +120,33 @@ class _Reference:
         ]
 
     def actor_in(self, actor_id: str, names: Sequence[str]) -> list[tuple[str, _Occurrence]]:
+        """The mentions of an actor's names and its members' names, without those inside a
+        longer mention of a name that is not one of them ("Guinea" in "Papua New Guinea")."""
         specs = [name for member in self.members(actor_id) for name in self.actors[member].names]
-        return [hit for spec in specs for hit in self.term_in(spec, names)]
+        own = {_term_identity(spec) for spec in specs}
+        return [
+            (name, occurrence)
+            for spec in specs
+            for name, occurrence in self.term_in(spec, names)
+            if spec.text.startswith("re:") or not self.inside_another_name(name, occurrence, own)
+        ]
+
+    def inside_another_name(
+        self, name: str, occurrence: _Occurrence, own: set[tuple[object, ...]]
+    ) -> bool:
+        """Whether a longer occurrence of a literal name of any actor, not one of `own`, holds
+        the occurrence."""
+        span = (occurrence.start, occurrence.end)
+        for actor in self.actors.values():
+            for spec in actor.names:
+                identity = _term_identity(spec)
+                if identity[0] == "re" or identity in own:
+                    continue
+                for other in _occurrences(spec, self.fields[name]):
+                    outer = (other.start, other.end)
+                    if outer[0] <= span[0] and span[1] <= outer[1] and outer != span:
+                        return True
+        return False
 
     def holds(self, node: q.QueryNode, names: Sequence[str]) -> bool:
         if isinstance(node, q.Term):

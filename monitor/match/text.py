@@ -312,7 +312,7 @@ class NormalizedText:
     maps a span. Both are computed on first use: matching itself needs only `text`.
     """
 
-    __slots__ = ("_map", "_offsets", "_translated", "keep_case", "source", "text")
+    __slots__ = ("_aligned", "_map", "_offsets", "_translated", "keep_case", "source", "text")
 
     def __init__(self, source: str, *, keep_case: bool = False) -> None:
         self.source = source
@@ -321,6 +321,18 @@ class NormalizedText:
         self.text = _collapse(self._translated)
         self._offsets: list[int] | None = None
         self._map: Callable[[int], int] | None = None
+        self._aligned: str | None = None
+
+    @property
+    def aligned(self) -> str | None:
+        """`source` folded character for character, separators kept as they are, between two
+        spaces: its character i + 1 comes from `source[i]`. None when some character folds to
+        several or to none (then only `source_index` maps positions)."""
+        if self._aligned is None:
+            translated = self._translated
+            one_to_one = len(translated) == len(self.source) and MARK not in translated
+            self._aligned = f" {translated} " if one_to_one else ""
+        return self._aligned or None
 
     @property
     def offsets(self) -> list[int]:
@@ -355,11 +367,6 @@ def normalize(text: str, *, keep_case: bool = False) -> NormalizedText:
     return NormalizedText(strip_html(text), keep_case=keep_case)
 
 
-_SPACE = re.compile(r"\s")
-_NON_SPACE = re.compile(r"\S")
-_LAST_SPACE = re.compile(r"\s\S*\Z")
-
-
 def snippet(source: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:
     """About `width` characters of `source` either side of `source[start:end]`.
 
@@ -368,14 +375,48 @@ def snippet(source: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> st
     low = max(0, start - width)
     high = min(len(source), end + width)
     if low > 0 and not source[low - 1].isspace():  # the cut falls inside a word: drop it
-        space = _SPACE.search(source, low, start)
-        low = start if space is None else space.end()
+        low = _after_first_space(source, low, start)
     if high < len(source) and not source[high].isspace():
-        space = _LAST_SPACE.search(source, end, high)
-        high = end if space is None else space.start()
+        high = _last_space(source, end, high)
     text = " ".join(source[low:high].split())
-    if _NON_SPACE.search(source, 0, low):
+    if _text_before(source, low):
         text = ELLIPSIS + text
-    if _NON_SPACE.search(source, high):
+    if _text_after(source, high):
         text += ELLIPSIS
     return text
+
+
+def _text_before(source: str, index: int) -> bool:
+    """Whether `source[:index]` has a character that is not whitespace."""
+    start = 0
+    while start < index and source[start].isspace():
+        start += 1
+    return start < index
+
+
+def _text_after(source: str, index: int) -> bool:
+    """Whether `source[index:]` has a character that is not whitespace."""
+    end = len(source)
+    while end > index and source[end - 1].isspace():
+        end -= 1
+    return end > index
+
+
+def _after_first_space(source: str, low: int, high: int) -> int:
+    """The index after the first whitespace in `source[low:high]`, else `high`."""
+    if low >= high:
+        return high
+    if source[low].isspace():
+        return low + 1
+    word = source[low:high].split(None, 1)[0]
+    return high if len(word) == high - low else low + len(word) + 1
+
+
+def _last_space(source: str, low: int, high: int) -> int:
+    """The index of the last whitespace in `source[low:high]`, else `low`."""
+    if low >= high:
+        return low
+    if source[high - 1].isspace():
+        return high - 1
+    word = source[low:high].rsplit(None, 1)[-1]
+    return low if len(word) == high - low else high - len(word) - 1
