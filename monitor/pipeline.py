@@ -72,6 +72,15 @@ class RecordsPolls(Protocol):
         plan: OutboxPlan | None = None,
     ) -> RecordResultLike: ...
 
+    async def record_state(
+        self,
+        feed_id: str,
+        update: FeedStateUpdate,
+        *,
+        owner: str | None = None,
+        plan: OutboxPlan | None = None,
+    ) -> None: ...
+
 
 class RecordResultLike(Protocol):
     @property
@@ -182,7 +191,7 @@ class Poller:
             last_modified=result.last_modified or feed.validators.last_modified,
             body_hash=feed.validators.body_hash,
         )
-        await self._store.record_poll(
+        await self._store.record_state(
             feed.id,
             self._success(feed, result, validators, None),
             owner=self._owner,
@@ -248,7 +257,7 @@ class Poller:
             status_code=status_code,
             error=exc.reason,
         )
-        await self._store.record_poll(feed.id, update, owner=self._owner, plan=self._plan)
+        await self._store.record_state(feed.id, update, owner=self._owner, plan=self._plan)
         log.warning(
             "%s (attempt %d, next try in %s)",
             exc,

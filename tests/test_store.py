@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -75,6 +75,16 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+RecordState = Callable[..., Awaitable[Any]]
+
+
+@pytest.fixture(params=["record_poll", "record_state"])
+def record(request: pytest.FixtureRequest, store: Store) -> RecordState:
+    """Records a poll that brought no articles, alone or by group commit (the same effect)."""
+    method: RecordState = getattr(store, request.param)
+    return method
 
 
 async def claim(
@@ -374,28 +384,30 @@ async def test_record_poll_handles_more_keys_than_one_in_list(store: Store) -> N
     assert await store.count_articles() == 1200
 
 
-async def test_record_poll_keeps_validators_when_none_given(store: Store) -> None:
+async def test_recording_a_poll_keeps_validators_when_none_given(
+    store: Store, record: RecordState
+) -> None:
     await store.sync_feeds([FeedConf("a")], now=NOW)
     validators = Validators(
         etag='"abc"', last_modified="Wed, 25 Nov 2026 10:00:00 GMT", body_hash="h"
     )
-    await store.record_poll("a", polled(validators=validators))
+    await record("a", polled(validators=validators))
 
-    await store.record_poll("a", polled(NOW + timedelta(minutes=10), status_code=304))
+    await record("a", polled(NOW + timedelta(minutes=10), status_code=304))
 
     feed = await store.get_feed("a")
     assert feed is not None
     assert (feed.validators, feed.last_status_code) == (validators, 304)
 
 
-async def test_record_poll_counts_errors_and_a_success_resets_them(store: Store) -> None:
+async def test_recording_a_poll_counts_errors_and_a_success_resets_them(
+    store: Store, record: RecordState
+) -> None:
     await store.sync_feeds([FeedConf("a")], now=NOW)
-    await store.record_poll("a", polled())
+    await record("a", polled())
     failures = [NOW + timedelta(minutes=m) for m in (10, 20)]
     for at in failures:
-        await store.record_poll(
-            "a", polled(at, status=FeedStatus.ERROR, status_code=503, error="HTTP 503")
-        )
+        await record("a", polled(at, status=FeedStatus.ERROR, status_code=503, error="HTTP 503"))
 
     feed = await store.get_feed("a")
     assert feed is not None
@@ -403,7 +415,7 @@ async def test_record_poll_counts_errors_and_a_success_resets_them(store: Store)
     assert (feed.last_poll_at, feed.last_success_at) == (failures[-1], NOW)
 
     recovered = NOW + timedelta(minutes=30)
-    await store.record_poll("a", polled(recovered))
+    await record("a", polled(recovered))
     feed = await store.get_feed("a")
     assert feed is not None
     assert (feed.error_count, feed.last_error, feed.status) == (0, None, FeedStatus.OK)
@@ -411,30 +423,110 @@ async def test_record_poll_counts_errors_and_a_success_resets_them(store: Store)
     assert feed.next_poll_at == recovered + timedelta(minutes=10)
 
 
-async def test_record_poll_ends_the_lease_of_its_owner_only(store: Store) -> None:
+async def test_recording_a_poll_ends_the_lease_of_its_owner_only(
+    store: Store, record: RecordState
+) -> None:
     await store.sync_feeds([FeedConf("a"), FeedConf("b")], now=NOW)
     assert await claim(store, owner="w1") == ["a", "b"]
     # w1's lease on "b" expired and w2 claimed it; w1 finishes late.
     late = NOW + LEASE
     assert await claim(store, at=late, owner="w2") == ["a", "b"]
 
-    await store.record_poll("a", polled(late, next_poll_at=late), owner="w2")
-    await store.record_poll("b", polled(late, next_poll_at=late), owner="w1")
+    await record("a", polled(late, next_poll_at=late), owner="w2")
+    await record("b", polled(late, next_poll_at=late), owner="w1")
 
     assert await claim(store, at=late, owner="w3") == ["a"]
 
 
-async def test_record_poll_leaves_a_feed_disabled_meanwhile_disabled(store: Store) -> None:
+async def test_recording_a_poll_leaves_a_feed_disabled_meanwhile_disabled(
+    store: Store, record: RecordState
+) -> None:
     await store.sync_feeds([FeedConf("a")], now=NOW)
     assert await claim(store) == ["a"]
     await store.sync_feeds([], now=NOW)
 
-    await store.record_poll("a", polled(), owner="w1")
+    await record("a", polled(), owner="w1")
 
     feed = await store.get_feed("a")
     assert feed is not None
     assert feed.status == FeedStatus.DISABLED
     assert await claim(store, at=NOW + timedelta(days=1)) == []
+
+
+async def test_concurrent_state_records_share_transactions(store: Store) -> None:
+    ids = [f"f{n:03}" for n in range(200)]
+    await store.sync_feeds([FeedConf(i) for i in ids], now=NOW)
+    assert len(await claim(store, limit=200)) == 200
+    commits = 0
+
+    def count_commit(_conn: Any) -> None:
+        nonlocal commits
+        commits += 1
+
+    sa.event.listen(store.engine.sync_engine, "commit", count_commit)
+    try:
+        await asyncio.gather(
+            *(
+                store.record_state(
+                    i, polled(status_code=304, validators=Validators(etag=i)), owner="w1"
+                )
+                for i in ids
+            )
+        )
+    finally:
+        sa.event.remove(store.engine.sync_engine, "commit", count_commit)
+
+    assert 1 <= commits <= 3  # the first alone, the rest together (not one each)
+    for feed_id in ("f000", "f123", "f199"):
+        feed = await store.get_feed(feed_id)
+        assert feed is not None
+        assert (feed.validators.etag, feed.last_status_code) == (feed_id, 304)
+    # Every lease ended: all are claimable again when due.
+    assert len(await claim(store, at=NOW + timedelta(minutes=10), limit=300, owner="w2")) == 200
+
+
+async def test_a_state_record_for_an_unknown_feed_fails_alone(store: Store) -> None:
+    await store.sync_feeds([FeedConf("a"), FeedConf("b")], now=NOW)
+
+    results = await asyncio.gather(
+        store.record_state("a", polled(status_code=304)),
+        store.record_state("ghost", polled()),
+        store.record_state("b", polled(status_code=500, status=FeedStatus.ERROR, error="HTTP 500")),
+        return_exceptions=True,
+    )
+
+    assert results[0] is None and results[2] is None
+    assert isinstance(results[1], StoreError) and "no feed ghost" in str(results[1])
+    a, b = await store.get_feed("a"), await store.get_feed("b")
+    assert a is not None and b is not None
+    assert (a.last_status_code, b.last_status_code, b.error_count) == (304, 500, 1)
+
+
+async def test_closing_the_store_finishes_pending_state_records(database_url: str) -> None:
+    store = await open_store(database_url)
+    await store.sync_feeds([FeedConf(f"f{n}") for n in range(20)], now=NOW)
+    submitted = asyncio.Event()
+    count = 0
+
+    async def write(feed_id: str) -> None:
+        nonlocal count
+        count += 1
+        if count == 20:
+            submitted.set()
+        await store.record_state(feed_id, polled(status_code=304))  # submits before it waits
+
+    writes = [asyncio.create_task(write(f"f{n}")) for n in range(20)]
+    await submitted.wait()
+
+    await store.close()
+
+    assert all(w.done() and w.exception() is None for w in writes)
+    reopened = await open_store(database_url)
+    try:
+        feeds = await reopened.list_feeds()
+        assert [f.feed.last_status_code for f in feeds] == [304] * 20
+    finally:
+        await reopened.close()
 
 
 async def test_record_poll_is_one_transaction(store: Store) -> None:

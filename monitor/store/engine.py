@@ -13,6 +13,7 @@ import re
 import sqlite3
 import traceback
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +46,7 @@ from monitor.store import outbox
 from monitor.store import replicas as replica_rows
 from monitor.store.articles import RecordResult
 from monitor.store.feeds import FeedConfigLike, SyncReport
+from monitor.store.group import GroupCommit
 from monitor.store.health import health_notice
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -73,6 +75,16 @@ _DATABASE_ERRORS: tuple[type[Exception], ...] = (
 _LEASE = timedelta(minutes=2)  # a delivery claimed by a worker that died is free after this
 _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
 _SYNC_LOCK_KEY = _MIGRATION_LOCK_KEY + 1  # ... and sync the feeds table one by one
+
+
+@dataclass(frozen=True, slots=True)
+class _StateRecord:
+    """A poll that brought no articles, waiting for its group commit."""
+
+    feed_id: str
+    update: FeedStateUpdate
+    owner: str | None
+    plan: OutboxPlan | None
 
 
 async def open_store(database_url: str) -> Store:
@@ -230,6 +242,7 @@ class Store:
         self._read_lock: contextlib.AbstractAsyncContextManager[Any] = (
             lock if self._sqlite and _is_memory(url) else contextlib.nullcontext()
         )
+        self._states = GroupCommit(self._record_states)
 
     @property
     def engine(self) -> AsyncEngine:
@@ -239,6 +252,7 @@ class Store:
     async def close(self) -> None:
         """Close every connection. The store cannot be used afterwards."""
         if not self._closed:
+            await self._states.wait_idle()
             self._closed = True
             await self._engine.dispose()
 
@@ -371,17 +385,14 @@ class Store:
         for the `ops` notifiers, in the same transaction.
         """
         async with self._write(f"recording the poll of feed {feed_id} failed") as conn:
-            before = await feed_rows.get_feed(conn, feed_id)
-            if before is None or not await feed_rows.update_feed_state(
+            ops = plan.ops if plan is not None else ()
+            before = await feed_rows.get_feed(conn, feed_id) if ops else None
+            if (ops and before is None) or not await feed_rows.update_feed_state(
                 conn, feed_id, update, owner=owner
             ):
                 raise StoreError(f"no feed {feed_id} to record a poll for")
-            if plan is not None and plan.ops:
-                notice = health_notice(before, update)
-                if notice is not None:
-                    await outbox.create_notice_deliveries(
-                        conn, notice, plan.ops, now=update.polled_at
-                    )
+            if before is not None:
+                await self._notify_health(conn, before, update, plan)
             recorded = await article_rows.record_articles(
                 conn, feed_id, articles, now=update.polled_at
             )
@@ -393,6 +404,46 @@ class Store:
             if plan is not None:
                 await outbox.create_alert_deliveries(conn, created, plan, now=update.polled_at)
             return recorded.result(created)
+
+    async def record_state(
+        self,
+        feed_id: str,
+        update: FeedStateUpdate,
+        *,
+        owner: str | None = None,
+        plan: OutboxPlan | None = None,
+    ) -> None:
+        """`record_poll` for a poll that brought no articles (a 304, an unchanged body, a
+        failure): the same effect, but written in a transaction shared with the other such
+        polls recorded meanwhile (group commit), which is what lets a 304 cycle keep up."""
+        if not await self._states.submit(_StateRecord(feed_id, update, owner, plan)):
+            raise StoreError(f"no feed {feed_id} to record a poll for")
+
+    async def _record_states(self, records: list[_StateRecord]) -> list[bool]:
+        """Write a batch of `record_state` calls in one transaction; which feeds existed."""
+        count = len(records)
+        operation = f"recording the poll of feed {records[0].feed_id} failed"
+        if count > 1:
+            operation = f"recording the polls of {count} feeds failed"
+        async with self._write(operation) as conn:
+            before = await feed_rows.existing_feeds(conn, [r.feed_id for r in records])
+            found = [r for r in records if r.feed_id in before]
+            await feed_rows.update_feed_states(
+                conn, [(r.feed_id, r.update, r.owner) for r in found]
+            )
+            for record in found:
+                await self._notify_health(conn, before[record.feed_id], record.update, record.plan)
+        return [record.feed_id in before for record in records]
+
+    @staticmethod
+    async def _notify_health(
+        conn: AsyncConnection, before: Feed, update: FeedStateUpdate, plan: OutboxPlan | None
+    ) -> None:
+        """The ops notice of a feed turning unhealthy or recovering, in the poll's transaction."""
+        if plan is not None and plan.ops:
+            notice = health_notice(before, update)
+            if notice is not None:
+                await outbox.create_notice_deliveries(conn, notice, plan.ops, now=update.polled_at)
 
     async def get_feed(self, feed_id: str) -> Feed | None:
         async with self._read("reading a feed failed") as conn:

@@ -251,47 +251,91 @@ async def update_feed_state(
     conn: AsyncConnection, feed_id: str, update: FeedStateUpdate, *, owner: str | None
 ) -> bool:
     """Write one poll's outcome on the feed row and end its lease; False if no such feed."""
-    values: dict[str, Any] = {
-        # A feed disabled while it was being polled stays disabled.
-        "status": sa.case(
-            (feeds.c.enabled == sa.true(), update.status.value), else_=feeds.c.status
-        ),
-        "last_status_code": update.status_code,
-        "last_poll_at": update.polled_at,
-        "next_poll_at": update.next_poll_at,
-        "updated_at": update.polled_at,
-        **_lease_values(owner),
-        **_outcome_values(update),
-    }
-    if update.validators is not None:
-        values["etag"] = update.validators.etag
-        values["last_modified"] = update.validators.last_modified
-        values["body_hash"] = update.validators.body_hash
-    if update.url is not None:
-        values["url"] = update.url
-    if update.title:
-        # A title from the config wins over the feed's own; the latter only fills a gap.
-        values["title"] = sa.func.coalesce(feeds.c.title, update.title)
-    result = await conn.execute(sa.update(feeds).where(feeds.c.id == feed_id).values(values))
+    result = await conn.execute(_STATE_UPDATE, state_values(feed_id, update, owner=owner))
     return result.rowcount == 1
 
 
-def _outcome_values(update: FeedStateUpdate) -> dict[str, Any]:
-    if update.error is None:
-        return {"error_count": 0, "last_error": None, "last_success_at": update.polled_at}
-    return {"error_count": feeds.c.error_count + 1, "last_error": update.error}
+async def update_feed_states(
+    conn: AsyncConnection, updates: Sequence[tuple[str, FeedStateUpdate, str | None]]
+) -> None:
+    """`update_feed_state` for many (feed id, update, owner), as one prepared statement."""
+    if updates:
+        values = [state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
+        await conn.execute(_STATE_UPDATE, values)
 
 
-def _lease_values(owner: str | None) -> dict[str, Any]:
-    if owner is None:
-        return {"lease_owner": None, "lease_until": None}
+async def existing_feeds(conn: AsyncConnection, feed_ids: Sequence[str]) -> dict[str, Feed]:
+    """The rows of those of `feed_ids` that exist."""
+    found: dict[str, Feed] = {}
+    for chunk in chunks(feed_ids):
+        rows = await conn.execute(sa.select(feeds).where(feeds.c.id.in_(chunk)))
+        found.update((row.id, feed_from_row(row._mapping)) for row in rows)
+    return found
+
+
+def state_values(feed_id: str, update: FeedStateUpdate, *, owner: str | None) -> dict[str, Any]:
+    """The parameters of `_STATE_UPDATE` for one poll's outcome."""
+    validators = update.validators
+    return {
+        "b_id": feed_id,
+        "b_status": update.status.value,
+        "b_status_code": update.status_code,
+        "b_polled_at": update.polled_at,
+        "b_next_poll_at": update.next_poll_at,
+        "b_failed": int(update.error is not None),
+        "b_error": update.error,
+        "b_keep_validators": int(validators is None),
+        "b_etag": validators.etag if validators else None,
+        "b_last_modified": validators.last_modified if validators else None,
+        "b_body_hash": validators.body_hash if validators else None,
+        "b_url": update.url,
+        "b_title": update.title or None,
+        "b_any_owner": int(owner is None),
+        "b_owner": owner,
+    }
+
+
+def _state_update() -> sa.Update:
+    """One statement for every poll outcome, so that many can share a prepared statement:
+    the flags (`b_failed`, `b_keep_validators`, `b_any_owner`) choose what each row keeps."""
+
+    def bind(name: str, type_: Any = None) -> Any:
+        return sa.bindparam(f"b_{name}", type_=type_ or sa.Text())
+
+    failed = bind("failed", sa.Integer()) == 1
+    keep_validators = bind("keep_validators", sa.Integer()) == 1
     # Only the holder ends a lease: a poller whose lease expired must not free the feed
     # while the owner who claimed it since is still polling it.
-    mine = feeds.c.lease_owner == owner
-    return {
-        "lease_owner": sa.case((mine, sa.null()), else_=feeds.c.lease_owner),
-        "lease_until": sa.case((mine, sa.null()), else_=feeds.c.lease_until),
-    }
+    lease_ends = sa.or_(bind("any_owner", sa.Integer()) == 1, feeds.c.lease_owner == bind("owner"))
+    polled_at = bind("polled_at", UtcDateTime())
+    return (
+        sa.update(feeds)
+        .where(feeds.c.id == bind("id"))
+        .values(
+            # A feed disabled while it was being polled stays disabled.
+            status=sa.case((feeds.c.enabled == sa.true(), bind("status")), else_=feeds.c.status),
+            last_status_code=bind("status_code", sa.Integer()),
+            last_poll_at=polled_at,
+            next_poll_at=bind("next_poll_at", UtcDateTime()),
+            updated_at=polled_at,
+            lease_owner=sa.case((lease_ends, sa.null()), else_=feeds.c.lease_owner),
+            lease_until=sa.case((lease_ends, sa.null()), else_=feeds.c.lease_until),
+            error_count=sa.case((failed, feeds.c.error_count + 1), else_=0),
+            last_error=bind("error"),
+            last_success_at=sa.case((failed, feeds.c.last_success_at), else_=polled_at),
+            etag=sa.case((keep_validators, feeds.c.etag), else_=bind("etag")),
+            last_modified=sa.case(
+                (keep_validators, feeds.c.last_modified), else_=bind("last_modified")
+            ),
+            body_hash=sa.case((keep_validators, feeds.c.body_hash), else_=bind("body_hash")),
+            url=sa.func.coalesce(bind("url"), feeds.c.url),
+            # A title from the config wins over the feed's own; the latter only fills a gap.
+            title=sa.func.coalesce(feeds.c.title, bind("title")),
+        )
+    )
+
+
+_STATE_UPDATE = _state_update()
 
 
 async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
