@@ -10,14 +10,14 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
 
 from monitor.errors import FetchError
-from monitor.fetch.client import FetchLimits, Timeouts, httpx_timeout
+from monitor.fetch.client import FeedClient, FeedResponse, FetchLimits, Timeouts
 from monitor.fetch.hosts import HostLimiter
 from monitor.fetch.policy import parse_max_age, parse_retry_after
 from monitor.models import FetchResult, Validators
@@ -31,13 +31,10 @@ _SCHEMES = frozenset({"http", "https"})
 class Fetcher:
     """Fetches feeds through one shared client, within global and per-host limits."""
 
-    def __init__(
-        self, client: httpx.AsyncClient, *, limits: FetchLimits, timeouts: Timeouts
-    ) -> None:
-        self._client = client
+    def __init__(self, client: FeedClient, *, limits: FetchLimits, timeouts: Timeouts) -> None:
+        self._transport = client.feed_transport
         self._limits = limits
         self._timeouts = timeouts
-        self._step_timeouts = httpx_timeout(timeouts)
         self._limiter = HostLimiter(global_limit=limits.max_connections, per_host=limits.per_host)
 
     @property
@@ -58,31 +55,32 @@ class Fetcher:
 
     async def _follow(self, attempt: _Attempt) -> FetchResult:
         url = attempt.checked(attempt.url)
-        seen = [url]
+        seen = [str(url)]
         permanent = True  # every hop so far was 301 or 308
         for _ in range(self._limits.max_redirects + 1):
             reply = await self._exchange(attempt, url, redirected=len(seen) > 1)
             if reply.status_code not in _REDIRECTS:
                 moved = permanent and len(seen) > 1
-                return reply.result(url, attempt.validators, permanent_url=url if moved else None)
+                final = seen[-1]
+                return reply.result(
+                    final, attempt.validators, permanent_url=final if moved else None
+                )
             permanent = permanent and reply.status_code in _PERMANENT
             url = attempt.redirect_target(url, reply)
-            if url in seen:
+            if str(url) in seen:
                 raise attempt.error(f"redirect loop after {len(seen)} requests")
-            seen.append(url)
+            seen.append(str(url))
         raise attempt.error(f"too many redirects (more than {self._limits.max_redirects})")
 
-    async def _exchange(self, attempt: _Attempt, url: str, *, redirected: bool) -> _Reply:
+    async def _exchange(self, attempt: _Attempt, url: httpx.URL, *, redirected: bool) -> _Reply:
         """One request, in a slot for its host. Reads the body only of a 2xx answer."""
-        async with self._limiter.slot(httpx.URL(url).host):
+        async with self._limiter.slot(url.host):
             attempt.start_clock()
-            async with self._client.stream(
-                "GET", url, headers=attempt.headers, timeout=self._step_timeouts
-            ) as response:
+            async with self._transport.open(url, attempt.headers) as response:
                 status = response.status_code
                 if status in _REDIRECTS or status == 304:
                     return _Reply(status, response.headers, None)
-                if not response.is_success:
+                if not 200 <= status < 300:
                     raise attempt.status_error(response, redirected=redirected)
                 body = await attempt.read_body(response, self._limits.max_body_bytes)
                 return _Reply(status, response.headers, body)
@@ -91,7 +89,7 @@ class Fetcher:
 @dataclass(frozen=True, slots=True)
 class _Reply:
     status_code: int
-    headers: httpx.Headers
+    headers: Mapping[str, str]
     body: bytes | None
 
     def result(self, url: str, old: Validators, *, permanent_url: str | None) -> FetchResult:
@@ -146,7 +144,7 @@ class _Attempt:
             retry_after=retry_after,
         )
 
-    def checked(self, url: str | httpx.URL) -> str:
+    def checked(self, url: str | httpx.URL) -> httpx.URL:
         parsed = httpx.URL(url)
         if parsed.scheme not in _SCHEMES:
             raise self.error(f"unsupported URL scheme {parsed.scheme[:20]!r}")
@@ -154,15 +152,15 @@ class _Attempt:
             raise self.error("URL has no host")
         if parsed.port is not None and not 0 < parsed.port < 65536:
             raise self.error(f"invalid port {parsed.port}")
-        return str(parsed)
+        return parsed
 
-    def redirect_target(self, url: str, reply: _Reply) -> str:
+    def redirect_target(self, url: httpx.URL, reply: _Reply) -> httpx.URL:
         location = reply.headers.get("Location")
         if not location:
             raise self.error(f"HTTP {reply.status_code} redirect without a Location")
-        return self.checked(httpx.URL(url).join(location.strip()))
+        return self.checked(url.join(location.strip()))
 
-    def status_error(self, response: httpx.Response, *, redirected: bool) -> FetchError:
+    def status_error(self, response: FeedResponse, *, redirected: bool) -> FetchError:
         code = response.status_code
         message = f"HTTP {code} {httpx.codes.get_reason_phrase(code)}".rstrip()
         if redirected:
@@ -172,7 +170,7 @@ class _Attempt:
             retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
         return self.error(message, status_code=code, retry_after=retry_after)
 
-    async def read_body(self, response: httpx.Response, cap: int) -> bytes:
+    async def read_body(self, response: FeedResponse, cap: int) -> bytes:
         """The decoded body, refused as soon as it passes `cap` bytes: never held whole."""
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > cap:
