@@ -407,6 +407,8 @@ def every_actor_matcher() -> Matcher:
         ("Port of Spain", ("trinidad-and-tobago",)),
         ("East Jerusalem", ("palestine",)),
         ("UN Security Council", ("un", "unsc")),
+        ("UN Refugee Agency", ("un", "unhcr")),  # UN programmes and funds are part_of: [un]
+        ("International Court of Justice", ("icj", "un")),
     ],
     ids=str,
 )
@@ -422,6 +424,7 @@ def test_major_organisations_are_present(actors: dict[str, ActorSpec]) -> None:
     assert missing == []
     assert {actors[actor_id].kind for actor_id in ORGANISATIONS} == {"organization"}
     assert actors["unsc"].part_of == ("un",)
+    assert all(actors[a].part_of == ("un",) for a in ("icj", "unhcr", "unicef", "undp", "wfp"))
     assert actors["european-commission"].part_of == ("eu",)
 
 

@@ -351,6 +351,13 @@ ORGANISATION_PART_OF = {
     "unga": ["un"],
     "un-secretary-general": ["un"],
     "unhrc": ["un"],
+    # The UN's court, and its programmes and funds (not the specialised agencies, which are
+    # bodies of their own): "UN Refugee Agency" is news about the UN too.
+    "icj": ["un"],
+    "unhcr": ["un"],
+    "unicef": ["un"],
+    "undp": ["un"],
+    "wfp": ["un"],
     "european-commission": ["eu"],
     "european-parliament": ["eu"],
     "european-council": ["eu"],
