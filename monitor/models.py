@@ -80,6 +80,29 @@ class Feed:
     last_poll_at: datetime | None = None
     last_success_at: datetime | None = None
     next_poll_at: datetime | None = None
+    min_interval_seconds: float | None = None  # adaptive polling's bounds (None: the interval)
+    max_interval_seconds: float | None = None
+    poll_interval_seconds: float | None = None  # what the publishing rate gave (None: not yet)
+
+    @property
+    def interval(self) -> timedelta:
+        """The configured interval."""
+        return timedelta(seconds=self.interval_seconds)
+
+    @property
+    def interval_bounds(self) -> tuple[timedelta, timedelta]:
+        """The shortest and longest interval adaptive polling may choose."""
+        low, high = self.min_interval_seconds, self.max_interval_seconds
+        return (
+            self.interval if low is None else timedelta(seconds=low),
+            self.interval if high is None else timedelta(seconds=high),
+        )
+
+    @property
+    def poll_interval(self) -> timedelta:
+        """The interval polls of this feed follow now: the adaptive one once measured."""
+        seconds = self.poll_interval_seconds
+        return self.interval if seconds is None else timedelta(seconds=seconds)
 
     @property
     def first_poll(self) -> bool:
@@ -125,6 +148,7 @@ class FeedStateUpdate:
     validators: Validators | None = None
     url: str | None = None  # a permanent redirect's target
     title: str | None = None
+    poll_interval_seconds: float | None = None  # a new adaptive interval (None keeps it)
 
 
 class PollStatus(StrEnum):

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from monitor.errors import FetchError, ParseError
-from monitor.fetch import next_poll_at, retry_delay
+from monitor.fetch import adaptive_interval, next_poll_at, publishing_gap, retry_delay
 from monitor.models import (
     Alert,
     Article,
@@ -169,17 +169,36 @@ class Poller:
         return dataclasses.replace(outcome, parse_seconds=parse_seconds)
 
     def _success(
-        self, feed: Feed, result: FetchResult, validators: Validators | None, title: str | None
+        self,
+        feed: Feed,
+        result: FetchResult,
+        validators: Validators | None,
+        parsed: ParsedFeed | None = None,
     ) -> FeedStateUpdate:
+        """A good poll's update. A parsed document measures the publishing rate again
+        (adaptive polling); a 304 or an unchanged body keeps the last measure, both follow the
+        server's `Cache-Control: max-age`."""
         now = self._clock()
+        bounds = feed.interval_bounds
+        if parsed is None:
+            interval = adaptive_interval(
+                feed.poll_interval, bounds, hints=(result.max_age_seconds,)
+            )
+            measured = None
+        else:
+            gap = publishing_gap((a.published for a in parsed.articles if a.published), now)
+            hints = (result.max_age_seconds, parsed.ttl_seconds)
+            interval = adaptive_interval(feed.interval, bounds, gap=gap, hints=hints)
+            measured = interval.total_seconds()
         return FeedStateUpdate(
             polled_at=now,
-            next_poll_at=next_poll_at(now, timedelta(seconds=feed.interval_seconds), rng=self._rng),
+            next_poll_at=next_poll_at(now, interval, rng=self._rng),
             status=FeedStatus.OK,
             status_code=result.status_code,
             validators=validators,
             url=result.permanent_url,
-            title=title,
+            title=parsed.title or None if parsed is not None else None,
+            poll_interval_seconds=measured,
         )
 
     async def _record_unparsed(
@@ -193,7 +212,7 @@ class Poller:
         )
         await self._store.record_state(
             feed.id,
-            self._success(feed, result, validators, None),
+            self._success(feed, result, validators),
             owner=self._owner,
             plan=self._plan,
         )
@@ -204,7 +223,7 @@ class Poller:
         self, feed: Feed, result: FetchResult, parsed: ParsedFeed, digest: str
     ) -> PollOutcome:
         validators = Validators(result.etag, result.last_modified, digest)
-        update = self._success(feed, result, validators, parsed.title or None)
+        update = self._success(feed, result, validators, parsed)
         # Match before writing, so that articles, their alerts and the feed state are one
         # transaction (DESIGN: a crash at any point loses nothing and sends nothing twice).
         unseen = await self._store.unseen_keys(feed.id, [a.key for a in parsed.articles])
@@ -243,9 +262,7 @@ class Poller:
     ) -> PollOutcome:
         now = self._clock()
         errors = feed.error_count + 1
-        delay = retry_delay(
-            errors, timedelta(seconds=feed.interval_seconds), retry_after, rng=self._rng
-        )
+        delay = retry_delay(errors, feed.poll_interval, retry_after, rng=self._rng)
         working = feed.last_success_at
         lasting = working is None or now - working >= UNHEALTHY_WINDOW
         unhealthy = feed.status is FeedStatus.UNHEALTHY or (errors >= UNHEALTHY_AFTER and lasting)

@@ -30,6 +30,7 @@ def feed_json(summary: FeedSummary) -> dict[str, Any]:
         "last_error": feed.last_error,
         "last_poll": iso(feed.last_poll_at),
         "next_poll": iso(feed.next_poll_at),
+        "poll_interval_seconds": feed.poll_interval.total_seconds(),
     }
 
 

@@ -23,6 +23,7 @@ from monitor.config import (
 )
 from monitor.config.defaults import default_rules_dir
 from monitor.config.files import load_yaml, parse_yaml
+from monitor.config.settings import DURATION_HINT
 from tests.conftest import DATA, REPO
 
 CONFIG = DATA / "config"
@@ -67,10 +68,15 @@ def test_full_config_loads_every_key(settings: Settings) -> None:
     assert [f.id for f in config.feeds] == ["tass", "bbc-world", "slow"]
     tass, bbc, slow = config.feeds
     assert tass == FeedConfig("tass", "https://tass.com/rss/v2.xml", timedelta(minutes=10),
-                              ("russia", "wire"), 0, None)  # fmt: skip
+                              ("russia", "wire"), 0, None,
+                              min_interval=timedelta(minutes=10),  # the interval
+                              max_interval=timedelta(hours=1))  # MONITOR_MAX_INTERVAL  # fmt: skip
     assert bbc.interval == timedelta(hours=1, minutes=30)
     assert bbc.title == "BBC News - World"
+    # The default ceiling never goes below the feed's own interval.
+    assert (bbc.min_interval, bbc.max_interval) == (bbc.interval, bbc.interval)
     assert (slow.interval, slow.backfill) == (timedelta(hours=1), 5)
+    assert (slow.min_interval, slow.max_interval) == (timedelta(minutes=15), timedelta(days=1))
     assert slow.url == "http://127.0.0.1:8080/feed.xml?token=t0k"
     assert config.feed("slow") is slow
 
@@ -209,8 +215,8 @@ ERROR_CASES = [
     pytest.param(
         FEED + "    colour: blue\n",
         [
-            'monitor.yaml:4: feeds[0]: unknown key "colour": expected id, url, interval, tags, '
-            "backfill or title"
+            'monitor.yaml:4: feeds[0]: unknown key "colour": expected id, url, interval, '
+            "min_interval, max_interval, tags, backfill or title"
         ],
         id="unknown-key-no-suggestion",
     ),
@@ -218,6 +224,24 @@ ERROR_CASES = [
         "feeds:\n  - id: tass\n",
         ['monitor.yaml:2: feeds[0]: missing required key "url"'],
         id="feed-without-url",
+    ),
+    pytest.param(
+        "feeds:\n  - id: a\n    url: https://e.org/a\n    interval: 10m\n    min_interval: 1h\n",
+        ["monitor.yaml:5: feeds[0].min_interval: min_interval (1h) is longer than interval (10m)"],
+        id="min-interval-above-interval",
+    ),
+    pytest.param(
+        "feeds:\n  - id: a\n    url: https://e.org/a\n    interval: 2h\n    max_interval: 90m\n",
+        [
+            "monitor.yaml:5: feeds[0].max_interval: max_interval (1h30m) is shorter than interval "
+            "(2h)"
+        ],
+        id="max-interval-below-interval",
+    ),
+    pytest.param(
+        "feeds:\n  - id: a\n    url: https://e.org/a\n    max_interval: soon\n",
+        ['monitor.yaml:4: feeds[0].max_interval: "soon" is not a duration: ' + DURATION_HINT],
+        id="max-interval-not-a-duration",
     ),
     pytest.param(
         FEED + "  - id: tass\n    url: https://example.org/rss\n",
@@ -380,8 +404,8 @@ ERROR_CASES = [
     pytest.param(
         "feeds:\n  - https://tass.com/rss/v2.xml\n",
         [
-            "monitor.yaml:2: feeds[0]: expected a mapping with keys id, url, interval, tags, "
-            "backfill and title, not a string"
+            "monitor.yaml:2: feeds[0]: expected a mapping with keys id, url, interval, "
+            "min_interval, max_interval, tags, backfill and title, not a string"
         ],
         id="string-for-feed",
     ),

@@ -30,6 +30,8 @@ class OneFeed:
     tags: tuple[str, ...] = ()
     backfill = 0
     title: str | None = None
+    min_interval: timedelta | None = None
+    max_interval: timedelta | None = None
 
 
 def head_revision() -> str | None:

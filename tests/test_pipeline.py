@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
@@ -37,17 +38,24 @@ class Clock:
         self.now += delta
 
 
-def rss(*items: tuple[str, str, str], title: str = "Test feed") -> bytes:
-    """A small RSS 2.0 document of (guid, title, description) items, newest first."""
+def rss(
+    *items: tuple[str, str, str],
+    title: str = "Test feed",
+    dates: Sequence[datetime] = (),
+    channel: str = "",
+) -> bytes:
+    """A small RSS 2.0 document of (guid, title, description) items, newest first: one a day
+    up to 26 Nov 2026 unless `dates` gives them. `channel` is added to the channel's elements."""
+    stamps = list(dates) or [datetime(2026, 11, 26 - n, 10, tzinfo=UTC) for n in range(len(items))]
     body = "".join(
         f"<item><guid>{guid}</guid><title>{head}</title><link>https://news.example/{guid}</link>"
         f"<description>{text}</description>"
-        f"<pubDate>Thu, {26 - n:02d} Nov 2026 10:00:00 GMT</pubDate></item>"
-        for n, (guid, head, text) in enumerate(items)
+        f"<pubDate>{format_datetime(stamp, usegmt=True)}</pubDate></item>"
+        for (guid, head, text), stamp in zip(items, stamps, strict=True)
     )
     return (
         f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>{title}</title>'
-        f"<link>https://news.example/</link>{body}</channel></rss>"
+        f"<link>https://news.example/</link>{channel}{body}</channel></rss>"
     ).encode()
 
 
@@ -179,6 +187,81 @@ async def test_304_and_an_unchanged_body_are_not_parsed(
     assert after.validators == before.validators
     assert after.last_poll_at == START + timedelta(hours=1)
     assert await h.service.store.count_articles() == 2
+
+
+def items(count: int) -> list[tuple[str, str, str]]:
+    return [(str(n), f"Item {n}", "text") for n in range(count)]
+
+
+async def test_adaptive_polling_follows_the_publishing_rate_and_the_servers_hints(
+    feed_server: FeedServer, harness_factory: MakeHarness
+) -> None:
+    every = [START - timedelta(minutes=2 * n) for n in range(10)]  # one every 2 minutes
+    daily = [START - timedelta(days=n) for n in range(5)]
+    feeds = {
+        "busy": feed_server.serve("/busy.xml", Document.of(rss(*items(10), dates=every))),
+        "daily": feed_server.serve("/daily.xml", Document.of(rss(*items(5), dates=daily))),
+        "undated": feed_server.serve(
+            "/undated.xml", Document.of(rss(*items(2)).replace(b"pubDate", b"x-date"))
+        ),
+        "ttl": feed_server.serve(
+            "/ttl.xml", Document.of(rss(*items(10), dates=every, channel="<ttl>45</ttl>"))
+        ),
+        "cached": feed_server.serve(
+            "/cached.xml",
+            Document.of(rss(*items(10), dates=every), headers={"Cache-Control": "max-age=1200"}),
+        ),
+    }
+    # interval 10m from write_config; bounds 5m..1h
+    h: Harness = await harness_factory(feeds, extra="min_interval: 5m")
+
+    await h.service.poll_all()
+
+    def due_in(feed: Feed) -> timedelta:
+        assert feed.next_poll_at is not None and feed.last_poll_at is not None
+        return feed.next_poll_at - feed.last_poll_at
+
+    busy, daily_feed = await h.feed("busy"), await h.feed("daily")
+    assert busy.poll_interval == timedelta(minutes=5)  # half of ~2 min, up to the min
+    assert daily_feed.poll_interval == timedelta(hours=1)  # a day between items: the max
+    assert (await h.feed("undated")).poll_interval == timedelta(minutes=10)  # the interval
+    assert (await h.feed("ttl")).poll_interval == timedelta(minutes=45)  # <ttl> minutes
+    assert (await h.feed("cached")).poll_interval == timedelta(minutes=20)  # max-age
+    for feed, interval in ((busy, 5), (daily_feed, 60)):
+        assert abs(due_in(feed) - timedelta(minutes=interval)) <= timedelta(minutes=interval) / 10
+
+    # A 304 keeps the measured interval and still honours max-age.
+    h.clock.advance(timedelta(hours=2))
+    tally = await h.service.poll_all()
+    assert tally.outcomes[PollStatus.NOT_MODIFIED] == 5
+    daily_feed = await h.feed("daily")
+    assert daily_feed.poll_interval == timedelta(hours=1)
+    assert abs(due_in(daily_feed) - timedelta(hours=1)) <= timedelta(minutes=6)
+    cached = await h.feed("cached")
+    assert due_in(cached) >= timedelta(minutes=20) * 0.9
+
+
+async def test_changing_a_feeds_interval_measures_again(
+    feed_server: FeedServer, harness_factory: MakeHarness, tmp_path: Path
+) -> None:
+    daily = [START - timedelta(days=n) for n in range(5)]
+    url = feed_server.serve("/daily.xml", Document.of(rss(*items(5), dates=daily)))
+    h: Harness = await harness_factory({"daily": url})
+    await h.service.poll_all()
+    assert (await h.feed("daily")).poll_interval == timedelta(hours=1)
+
+    fixed = write_config(tmp_path, {"daily": url}, "max_interval: 10m")
+    config = load_config(h.service.settings, fixed)
+    report = await h.service.store.sync_feeds(config.feeds, now=h.clock())
+
+    assert report.updated == ("daily",)
+    feed = await h.feed("daily")
+    assert feed.poll_interval_seconds is None  # measured again at the next read
+    assert feed.interval_bounds == (timedelta(minutes=10), timedelta(minutes=10))
+    h.clock.advance(timedelta(hours=1))
+    feed_server.serve("/daily.xml", Document.of(rss(*items(6), dates=[h.clock(), *daily])))
+    await h.service.poll_all()
+    assert (await h.feed("daily")).poll_interval == timedelta(minutes=10)
 
 
 async def test_a_permanent_redirect_updates_the_url_a_temporary_one_does_not(

@@ -11,10 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.fetch import (
+    adaptive_interval,
     backoff_delay,
     next_poll_at,
     parse_max_age,
     parse_retry_after,
+    publishing_gap,
     retry_delay,
 )
 
@@ -203,3 +205,77 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 )
 def test_parse_max_age(header: str | None, expected: float | None) -> None:
     assert parse_max_age(header) == expected
+
+
+# ---- adaptive polling -----------------------------------------------------------------------
+HOUR = timedelta(hours=1)
+WEEK = timedelta(days=7)
+
+
+def ago(*hours: float) -> list[datetime]:
+    return [NOW - timedelta(hours=h) for h in hours]
+
+
+@pytest.mark.parametrize(
+    ("published", "gap"),
+    [
+        ([], None),  # no dates: nothing to measure
+        (ago(200, 300), WEEK),  # nothing from the last week
+        (ago(1, 2, 3, 4), HOUR),  # 4 items since 4 h ago: one an hour
+        (ago(24, 48, 72, 96, 120, 144), DAY),  # one a day
+        # A feed keeping its last 20 items, all from the last 2 hours: busy, not slow.
+        (ago(*(n / 10 for n in range(1, 21))), timedelta(minutes=6)),
+        (ago(1, 2, 500), timedelta(hours=1)),  # the old item is outside the week
+        ([NOW + timedelta(days=3), *ago(2)], timedelta(hours=2)),  # far future: left out
+        ([NOW + timedelta(minutes=5)], timedelta(0)),  # a little clock skew counts
+    ],
+    ids=[
+        "no-dates",
+        "none-recent",
+        "hourly",
+        "daily",
+        "last-20-busy",
+        "old-item",
+        "future",
+        "skew",
+    ],
+)
+def test_publishing_gap(published: list[datetime], gap: timedelta | None) -> None:
+    assert publishing_gap(published, NOW) == gap
+
+
+@pytest.mark.parametrize(
+    ("gap", "hints", "bounds", "expected"),
+    [
+        (None, (), (10 * MINUTE, HOUR), 10 * MINUTE),  # nothing measured: the interval
+        (DAY, (), (10 * MINUTE, HOUR), HOUR),  # a slow feed: polled less, up to the max
+        (HOUR, (), (10 * MINUTE, HOUR), 30 * MINUTE),  # half the gap
+        (MINUTE, (), (10 * MINUTE, HOUR), 10 * MINUTE),  # a busy feed: never below the min
+        (MINUTE, (), (2 * MINUTE, HOUR), 2 * MINUTE),  # ... which its owner may lower
+        (None, (1800.0, None), (10 * MINUTE, HOUR), 30 * MINUTE),  # max-age or ttl: not sooner
+        (None, (None, 7200.0), (10 * MINUTE, HOUR), HOUR),  # ... but never past the max
+        (20 * MINUTE, (0.0,), (10 * MINUTE, HOUR), 10 * MINUTE),  # max-age=0 asks nothing
+    ],
+)
+def test_adaptive_interval(
+    gap: timedelta | None,
+    hints: tuple[float | None, ...],
+    bounds: tuple[timedelta, timedelta],
+    expected: timedelta,
+) -> None:
+    assert adaptive_interval(10 * MINUTE, bounds, gap=gap, hints=hints) == expected
+
+
+@given(
+    gap_s=st.one_of(st.none(), st.integers(min_value=0, max_value=30 * 86400)),
+    hint=st.one_of(st.none(), st.floats(min_value=0, max_value=1e7)),
+    low_s=st.integers(min_value=1, max_value=86400),
+    extra_s=st.integers(min_value=0, max_value=86400),
+)
+def test_adaptive_interval_stays_within_the_bounds(
+    gap_s: int | None, hint: float | None, low_s: int, extra_s: int
+) -> None:
+    low, high = timedelta(seconds=low_s), timedelta(seconds=low_s + extra_s)
+    gap = None if gap_s is None else timedelta(seconds=gap_s)
+    chosen = adaptive_interval(low, (low, high), gap=gap, hints=(hint,))
+    assert low <= chosen <= high

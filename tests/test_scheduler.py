@@ -24,6 +24,8 @@ class FeedSpec:
     tags: tuple[str, ...] = ()
     backfill: int = 0
     title: str | None = None
+    min_interval: timedelta | None = None
+    max_interval: timedelta | None = None
 
 
 @pytest.fixture

@@ -30,6 +30,8 @@ class FeedConf:
     tags: tuple[str, ...] = ()
     backfill: int = 0
     title: str | None = None
+    min_interval: timedelta | None = None
+    max_interval: timedelta | None = None
 
     def __post_init__(self) -> None:
         if not self.url:

@@ -77,6 +77,7 @@ def load_config(
         source=source,
         embedded=embedded,
         default_interval=settings.default_interval,
+        default_max_interval=settings.max_interval,
     )
     feeds = {feed.id: feed.tags for feed in config.feeds}
     notifiers = [notifier.id for notifier in config.notifiers]

@@ -23,7 +23,7 @@ from monitor.config.notifiers import (
     NotifierChecker,
     notifier_base_dir,
 )
-from monitor.config.settings import DEFAULT_INTERVAL
+from monitor.config.settings import DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, format_duration
 from monitor.config.validate import (
     given,
     id_nodes,
@@ -56,9 +56,23 @@ NOTIFIER_TYPES: tuple[str, ...] = get_args(NotifierType)
 _RULE_SUFFIXES = (".yaml", ".yml")
 
 TOP_KEYS = ("feeds", "rules", "notifiers", "ops_notify")
-FEED_KEYS = ("id", "url", "interval", "tags", "backfill", "title")
+FEED_KEYS = ("id", "url", "interval", "min_interval", "max_interval", "tags", "backfill", "title")
 # The notifier keys (NOTIFIER_KEYS, then DELIVERY_OPTIONS and each type's NOTIFIER_OPTIONS)
 # and their checks live in `notifiers`, beside the typed options they become.
+
+
+def interval_bounds_problem(
+    interval: timedelta, low: timedelta | None, high: timedelta | None
+) -> str | None:
+    """What is wrong with a feed's adaptive polling bounds, if anything."""
+    if low is not None and low < timedelta(seconds=1):
+        return "min_interval must be at least 1s"
+    every = format_duration(interval)
+    if low is not None and low > interval:
+        return f"min_interval ({format_duration(low)}) is longer than interval ({every})"
+    if high is not None and high < interval:
+        return f"max_interval ({format_duration(high)}) is shorter than interval ({every})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +85,10 @@ class FeedConfig:
     tags: tuple[str, ...] = ()
     backfill: int = 0  # on the first poll, alert on the newest N items
     title: str | None = None
+    # Adaptive polling's bounds: the interval follows the feed's publishing rate between them
+    # (None: the interval itself, so that by default a feed is never polled more often).
+    min_interval: timedelta | None = None
+    max_interval: timedelta | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tags", tuple(self.tags))
@@ -78,6 +96,7 @@ class FeedConfig:
             f"id {self.id!r} {p}" if (p := id_problem(self.id)) else None,
             f"url {redact_url(self.url)!r} {p}" if (p := url_problem(self.url)) else None,
             "interval must be at least 1s" if self.interval < timedelta(seconds=1) else None,
+            interval_bounds_problem(self.interval, self.min_interval, self.max_interval),
             "backfill must be 0 or more" if self.backfill < 0 else None,
         ]
         if found := [p for p in problems if p]:
@@ -180,6 +199,7 @@ def build_config(
     source: Path | None,
     embedded: bool = False,
     default_interval: timedelta = DEFAULT_INTERVAL,
+    default_max_interval: timedelta = DEFAULT_MAX_INTERVAL,
 ) -> MonitorConfig:
     """Validate a parsed monitor.yaml. Every problem is appended to `errors`; the returned
     config is only meaningful when none was."""
@@ -191,7 +211,7 @@ def build_config(
     if top is None:
         return MonitorConfig(source=source, embedded=embedded)
     base_dir = source.resolve().parent if source is not None else Path.cwd()
-    feeds = check.feeds(check.items(top.get("feeds")), default_interval)
+    feeds = check.feeds(check.items(top.get("feeds")), default_interval, default_max_interval)
     rule_paths = check.rule_paths(top.get("rules"), base_dir, embedded=embedded)
     notifier_items = check.items(top.get("notifiers"))
     notifiers = check.notifiers(notifier_items, notifier_base_dir(source, embedded=embedded))
@@ -215,13 +235,15 @@ class _ConfigChecker(NotifierChecker):
     __slots__ = ()
 
     def feeds(
-        self, items: Sequence[Located], default_interval: timedelta
+        self, items: Sequence[Located], default_interval: timedelta, default_max: timedelta
     ) -> tuple[FeedConfig, ...]:
         self.unique_ids(items, "feed")
-        feeds = (self.feed(item, default_interval) for item in items)
+        feeds = (self.feed(item, default_interval, default_max) for item in items)
         return _first_by_id(feed for feed in feeds if feed is not None)
 
-    def feed(self, node: Located, default_interval: timedelta) -> FeedConfig | None:
+    def feed(
+        self, node: Located, default_interval: timedelta, default_max: timedelta
+    ) -> FeedConfig | None:
         fields = self.mapping(node, FEED_KEYS, required=("id", "url"))
         if fields is None:
             return None
@@ -241,7 +263,31 @@ class _ConfigChecker(NotifierChecker):
             return None
         if given(title_node) and title is None:
             return None
-        return FeedConfig(feed_id, url, interval, tags, backfill, title)
+        bounds = self.interval_bounds(fields, interval, default_max)
+        if bounds is None:
+            return None
+        return FeedConfig(feed_id, url, interval, tags, backfill, title, *bounds)
+
+    def interval_bounds(
+        self, fields: Mapping[str, Located], interval: timedelta, default_max: timedelta
+    ) -> tuple[timedelta, timedelta] | None:
+        """`min_interval` (default: the interval) and `max_interval` (default: the longer of
+        MONITOR_MAX_INTERVAL and the interval), checked against the interval."""
+        low_node, high_node = fields.get("min_interval"), fields.get("max_interval")
+        low = interval if low_node is None else self.duration(low_node, interval)
+        high = (
+            max(default_max, interval) if high_node is None else self.duration(high_node, interval)
+        )
+        if low is None or high is None:
+            return None
+        for node, problem in (
+            (low_node, interval_bounds_problem(interval, low, None)),
+            (high_node, interval_bounds_problem(interval, None, high)),
+        ):
+            if problem is not None and node is not None:
+                self.report(node, problem)
+                return None
+        return low, high
 
     def rule_paths(
         self, node: Located | None, base_dir: Path, *, embedded: bool

@@ -26,6 +26,8 @@ _DURATION = re.compile(r"(?:[0-9]+\s*[smhd]\s*)+", re.ASCII)
 _DURATION_PART = re.compile(r"([0-9]+)\s*([smhd])", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_INTERVAL = timedelta(minutes=10)
+# Adaptive polling's default ceiling: a feed that rarely publishes is still read at least hourly.
+DEFAULT_MAX_INTERVAL = timedelta(hours=1)
 
 _SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -61,6 +63,17 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(seconds=seconds)
     except OverflowError:
         raise ValueError(f'"{text}" is too long for a duration') from None
+
+
+def format_duration(duration: timedelta) -> str:
+    """A duration as monitor.yaml writes it: `1h30m`, `45s`, `2d` (whole seconds)."""
+    seconds = int(duration.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or "0s"
 
 
 def normalize_database_url(url: str) -> str:
@@ -128,6 +141,7 @@ class Settings(BaseSettings):
         f"feed-monitor/{monitor.__version__} (+https://github.com/feed-monitor/feed-monitor)"
     )
     default_interval: timedelta = DEFAULT_INTERVAL
+    max_interval: timedelta = DEFAULT_MAX_INTERVAL
     fetch_timeout: float = Field(default=30.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
@@ -162,7 +176,12 @@ class Settings(BaseSettings):
         return level
 
     @field_validator(
-        "default_interval", "delivery_max_age", "delivery_lease", "feed_lease", mode="before"
+        "default_interval",
+        "max_interval",
+        "delivery_max_age",
+        "delivery_lease",
+        "feed_lease",
+        mode="before",
     )
     @classmethod
     def _parse_interval(cls, value: object) -> object:
@@ -172,7 +191,9 @@ class Settings(BaseSettings):
             raise ValueError(f"{value} seconds: a duration must be at least 1s")
         return value
 
-    @field_validator("default_interval", "delivery_max_age", "delivery_lease", "feed_lease")
+    @field_validator(
+        "default_interval", "max_interval", "delivery_max_age", "delivery_lease", "feed_lease"
+    )
     @classmethod
     def _check_interval(cls, value: timedelta) -> timedelta:
         if value < timedelta(seconds=1):

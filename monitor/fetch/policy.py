@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -32,6 +33,48 @@ def next_poll_at(
         raise ValueError(f"jitter must be in [0, 1), got {jitter}")
     spread = interval * rng.uniform(-jitter, jitter)
     return now + interval + spread
+
+
+PUBLISHING_WINDOW = timedelta(days=7)
+_CLOCK_SKEW = timedelta(hours=1)  # an item dated this far ahead still counts as published
+
+
+def publishing_gap(published: Iterable[datetime], now: datetime) -> timedelta | None:
+    """The mean time between a feed's items over the last week, from the dates of the items
+    its document lists (Miniflux measures the same on its stored entries).
+
+    None when no item has a date: nothing to measure. A week when no item is from the last
+    week. When the document lists recent items only (a feed that keeps its last 20), the
+    span runs from the oldest of them to now rather than over a whole week, so that a busy
+    feed is not taken for a slow one. Items dated in the future are left out.
+    """
+    dates = list(published)
+    if not dates:
+        return None
+    since = now - PUBLISHING_WINDOW
+    recent = [d for d in dates if since < d <= now + _CLOCK_SKEW]
+    if not recent:
+        return PUBLISHING_WINDOW
+    span = max(now - min(recent), timedelta(0))
+    return span / len(recent)
+
+
+def adaptive_interval(
+    interval: timedelta,
+    bounds: tuple[timedelta, timedelta],
+    *,
+    gap: timedelta | None = None,
+    hints: Iterable[float | None] = (),
+) -> timedelta:
+    """The interval to poll a feed at: half its publishing gap (so that on average a poll sees
+    at most one new item), else `interval`; never sooner than the server's hints (RSS `ttl`,
+    `Cache-Control: max-age`, in seconds); always within `bounds` (min, max), which keep a
+    feed from being polled more often than its owner allows or less often than they need."""
+    chosen = interval if gap is None else gap / 2
+    asked = max((hint for hint in hints if hint), default=0.0)
+    chosen = max(chosen, timedelta(seconds=asked))
+    low, high = bounds
+    return min(max(chosen, low), high)
 
 
 def backoff_delay(

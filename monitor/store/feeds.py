@@ -33,6 +33,10 @@ class FeedConfigLike(Protocol):
     def backfill(self) -> int: ...
     @property
     def title(self) -> str | None: ...
+    @property
+    def min_interval(self) -> timedelta | None: ...
+    @property
+    def max_interval(self) -> timedelta | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,8 @@ _SYNC_COLUMNS = (
     feeds.c.id,
     feeds.c.config_url,
     feeds.c.interval_seconds,
+    feeds.c.min_interval_seconds,
+    feeds.c.max_interval_seconds,
     feeds.c.tags,
     feeds.c.backfill,
     feeds.c.title,
@@ -92,6 +98,7 @@ def _new_feed_values(config: FeedConfigLike, now: datetime) -> dict[str, Any]:
         "url": config.url,
         "config_url": config.url,
         "interval_seconds": config.interval.total_seconds(),
+        **_bounds(config),
         "tags": list(config.tags),
         "backfill": config.backfill,
         "title": config.title,
@@ -126,8 +133,10 @@ def _changed_values(row: sa.RowMapping, config: FeedConfigLike, now: datetime) -
             last_success_at=None,
         )
     interval = config.interval.total_seconds()
-    if row["interval_seconds"] != interval:
-        values["interval_seconds"] = interval
+    bounds = _bounds(config)
+    if row["interval_seconds"] != interval or any(row[k] != v for k, v in bounds.items()):
+        # New settings: adaptive polling measures again from the new interval.
+        values.update(interval_seconds=interval, poll_interval_seconds=None, **bounds)
     if tuple(row["tags"]) != tuple(config.tags):
         values["tags"] = list(config.tags)
     if row["backfill"] != config.backfill:
@@ -138,6 +147,14 @@ def _changed_values(row: sa.RowMapping, config: FeedConfigLike, now: datetime) -
     if values:
         values["updated_at"] = now
     return values
+
+
+def _bounds(config: FeedConfigLike) -> dict[str, float | None]:
+    low, high = config.min_interval, config.max_interval
+    return {
+        "min_interval_seconds": None if low is None else low.total_seconds(),
+        "max_interval_seconds": None if high is None else high.total_seconds(),
+    }
 
 
 def _resumed_status(row: sa.RowMapping) -> FeedStatus:
@@ -290,6 +307,7 @@ def state_values(feed_id: str, update: FeedStateUpdate, *, owner: str | None) ->
         "b_body_hash": validators.body_hash if validators else None,
         "b_url": update.url,
         "b_title": update.title or None,
+        "b_poll_interval": update.poll_interval_seconds,
         "b_any_owner": int(owner is None),
         "b_owner": owner,
     }
@@ -331,6 +349,9 @@ def _state_update() -> sa.Update:
             url=sa.func.coalesce(bind("url"), feeds.c.url),
             # A title from the config wins over the feed's own; the latter only fills a gap.
             title=sa.func.coalesce(feeds.c.title, bind("title")),
+            poll_interval_seconds=sa.func.coalesce(
+                bind("poll_interval", sa.Float()), feeds.c.poll_interval_seconds
+            ),
         )
     )
 
@@ -385,4 +406,7 @@ def feed_from_row(row: sa.RowMapping) -> Feed:
         last_poll_at=row["last_poll_at"],
         last_success_at=row["last_success_at"],
         next_poll_at=row["next_poll_at"],
+        min_interval_seconds=row["min_interval_seconds"],
+        max_interval_seconds=row["max_interval_seconds"],
+        poll_interval_seconds=row["poll_interval_seconds"],
     )

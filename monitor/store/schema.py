@@ -99,6 +99,11 @@ feeds = sa.Table(
     _time("lease_until"),
     _time("created_at", nullable=False),
     _time("updated_at", nullable=False),
+    # Adaptive polling (migration 0005): the feed's bounds (NULL: its interval) and the
+    # interval its publishing rate gave at the last read (NULL: none measured yet).
+    sa.Column("min_interval_seconds", sa.Float(), nullable=True),
+    sa.Column("max_interval_seconds", sa.Float(), nullable=True),
+    sa.Column("poll_interval_seconds", sa.Float(), nullable=True),
     sa.Index(None, "enabled", "next_poll_at"),
 )
 
