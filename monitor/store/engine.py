@@ -426,14 +426,16 @@ class Store:
         if count > 1:
             operation = f"recording the polls of {count} feeds failed"
         async with self._write(operation) as conn:
-            before = await feed_rows.existing_feeds(conn, [r.feed_id for r in records])
-            found = [r for r in records if r.feed_id in before]
-            await feed_rows.update_feed_states(
-                conn, [(r.feed_id, r.update, r.owner) for r in found]
-            )
-            for record in found:
-                await self._notify_health(conn, before[record.feed_id], record.update, record.plan)
-        return [record.feed_id in before for record in records]
+            # The rows as they were, for the ops notices: read only when someone listens.
+            watched = [r.feed_id for r in records if r.plan is not None and r.plan.ops]
+            before = await feed_rows.existing_feeds(conn, watched) if watched else {}
+            updates = [(r.feed_id, r.update, r.owner) for r in records]
+            missing = await feed_rows.update_feed_states(conn, updates)
+            for record in records:
+                if record.feed_id in before:
+                    feed = before[record.feed_id]
+                    await self._notify_health(conn, feed, record.update, record.plan)
+        return [record.feed_id not in missing for record in records]
 
     @staticmethod
     async def _notify_health(

@@ -274,11 +274,20 @@ async def update_feed_state(
 
 async def update_feed_states(
     conn: AsyncConnection, updates: Sequence[tuple[str, FeedStateUpdate, str | None]]
-) -> None:
-    """`update_feed_state` for many (feed id, update, owner), as one prepared statement."""
-    if updates:
-        values = [state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
-        await conn.execute(_STATE_UPDATE, values)
+) -> set[str]:
+    """`update_feed_state` for many (feed id, update, owner), as one prepared statement;
+    returns the ids of the feeds that do not exist."""
+    if not updates:
+        return set()
+    values = [state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
+    result = await conn.execute(_STATE_UPDATE, values)
+    if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
+        return set()  # every row was there: no need to look (SQLite counts executemany's rows)
+    wanted = [feed_id for feed_id, _, _ in updates]
+    found: set[str] = set()
+    for chunk in chunks(wanted):
+        found.update(await conn.scalars(sa.select(feeds.c.id).where(feeds.c.id.in_(chunk))))
+    return set(wanted) - found
 
 
 async def existing_feeds(conn: AsyncConnection, feed_ids: Sequence[str]) -> dict[str, Feed]:
