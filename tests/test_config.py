@@ -69,16 +69,35 @@ def test_full_config_loads_every_key(settings: Settings) -> None:
     tass, bbc, slow = config.feeds
     assert tass == FeedConfig("tass", "https://tass.com/rss/v2.xml", timedelta(minutes=10),
                               ("russia", "wire"), 0, None,
-                              min_interval=timedelta(minutes=10),  # the interval
-                              max_interval=timedelta(hours=1))  # MONITOR_MAX_INTERVAL  # fmt: skip
+                              min_interval=timedelta(minutes=10),
+                              max_interval=timedelta(minutes=10))  # fmt: skip
     assert bbc.interval == timedelta(hours=1, minutes=30)
     assert bbc.title == "BBC News - World"
-    # The default ceiling never goes below the feed's own interval.
+    # No bounds and no MONITOR_MAX_INTERVAL: polled at the interval.
     assert (bbc.min_interval, bbc.max_interval) == (bbc.interval, bbc.interval)
     assert (slow.interval, slow.backfill) == (timedelta(hours=1), 5)
     assert (slow.min_interval, slow.max_interval) == (timedelta(minutes=15), timedelta(days=1))
     assert slow.url == "http://127.0.0.1:8080/feed.xml?token=t0k"
     assert config.feed("slow") is slow
+
+
+def test_max_interval_setting_lets_every_feed_adapt_up_to_it(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_text(
+        "feeds:\n"
+        "  - {id: a, url: 'https://e.org/a', interval: 10m}\n"
+        "  - {id: b, url: 'https://e.org/b', interval: 2h}\n"
+        "  - {id: c, url: 'https://e.org/c', max_interval: 20m}\n"
+    )
+    settings = bare_settings(max_interval="1h")
+
+    config = load_config(settings, tmp_path / "monitor.yaml", environ={})
+
+    bounds = {f.id: (f.min_interval, f.max_interval) for f in config.feeds}
+    assert bounds == {
+        "a": (timedelta(minutes=10), timedelta(hours=1)),
+        "b": (timedelta(hours=2), timedelta(hours=2)),  # never below the feed's interval
+        "c": (timedelta(minutes=10), timedelta(minutes=20)),  # the feed's own wins
+    }
 
 
 def test_full_config_notifiers(settings: Settings) -> None:

@@ -193,6 +193,18 @@ def items(count: int) -> list[tuple[str, str, str]]:
     return [(str(n), f"Item {n}", "text") for n in range(count)]
 
 
+async def test_without_bounds_a_feed_is_polled_at_its_interval(
+    feed_server: FeedServer, harness_factory: MakeHarness
+) -> None:
+    daily = [START - timedelta(days=n) for n in range(5)]
+    url = feed_server.serve("/daily.xml", Document.of(rss(*items(5), dates=daily)))
+    h: Harness = await harness_factory({"daily": url})
+
+    await h.service.poll_all()
+
+    assert (await h.feed("daily")).poll_interval == timedelta(minutes=10)
+
+
 async def test_adaptive_polling_follows_the_publishing_rate_and_the_servers_hints(
     feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
@@ -213,7 +225,7 @@ async def test_adaptive_polling_follows_the_publishing_rate_and_the_servers_hint
         ),
     }
     # interval 10m from write_config; bounds 5m..1h
-    h: Harness = await harness_factory(feeds, extra="min_interval: 5m")
+    h: Harness = await harness_factory(feeds, extra="min_interval: 5m\n    max_interval: 1h")
 
     await h.service.poll_all()
 
@@ -246,7 +258,7 @@ async def test_changing_a_feeds_interval_measures_again(
 ) -> None:
     daily = [START - timedelta(days=n) for n in range(5)]
     url = feed_server.serve("/daily.xml", Document.of(rss(*items(5), dates=daily)))
-    h: Harness = await harness_factory({"daily": url})
+    h: Harness = await harness_factory({"daily": url}, extra="max_interval: 1h")
     await h.service.poll_all()
     assert (await h.feed("daily")).poll_interval == timedelta(hours=1)
 

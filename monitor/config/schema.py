@@ -23,7 +23,7 @@ from monitor.config.notifiers import (
     NotifierChecker,
     notifier_base_dir,
 )
-from monitor.config.settings import DEFAULT_INTERVAL, DEFAULT_MAX_INTERVAL, format_duration
+from monitor.config.settings import DEFAULT_INTERVAL, format_duration
 from monitor.config.validate import (
     given,
     id_nodes,
@@ -199,7 +199,7 @@ def build_config(
     source: Path | None,
     embedded: bool = False,
     default_interval: timedelta = DEFAULT_INTERVAL,
-    default_max_interval: timedelta = DEFAULT_MAX_INTERVAL,
+    default_max_interval: timedelta | None = None,
 ) -> MonitorConfig:
     """Validate a parsed monitor.yaml. Every problem is appended to `errors`; the returned
     config is only meaningful when none was."""
@@ -235,14 +235,14 @@ class _ConfigChecker(NotifierChecker):
     __slots__ = ()
 
     def feeds(
-        self, items: Sequence[Located], default_interval: timedelta, default_max: timedelta
+        self, items: Sequence[Located], default_interval: timedelta, default_max: timedelta | None
     ) -> tuple[FeedConfig, ...]:
         self.unique_ids(items, "feed")
         feeds = (self.feed(item, default_interval, default_max) for item in items)
         return _first_by_id(feed for feed in feeds if feed is not None)
 
     def feed(
-        self, node: Located, default_interval: timedelta, default_max: timedelta
+        self, node: Located, default_interval: timedelta, default_max: timedelta | None
     ) -> FeedConfig | None:
         fields = self.mapping(node, FEED_KEYS, required=("id", "url"))
         if fields is None:
@@ -269,15 +269,15 @@ class _ConfigChecker(NotifierChecker):
         return FeedConfig(feed_id, url, interval, tags, backfill, title, *bounds)
 
     def interval_bounds(
-        self, fields: Mapping[str, Located], interval: timedelta, default_max: timedelta
+        self, fields: Mapping[str, Located], interval: timedelta, default_max: timedelta | None
     ) -> tuple[timedelta, timedelta] | None:
         """`min_interval` (default: the interval) and `max_interval` (default: the longer of
-        MONITOR_MAX_INTERVAL and the interval), checked against the interval."""
+        MONITOR_MAX_INTERVAL, if set, and the interval), checked against the interval. With
+        neither bound given nor MONITOR_MAX_INTERVAL set, a feed is polled at its interval."""
         low_node, high_node = fields.get("min_interval"), fields.get("max_interval")
         low = interval if low_node is None else self.duration(low_node, interval)
-        high = (
-            max(default_max, interval) if high_node is None else self.duration(high_node, interval)
-        )
+        fallback = interval if default_max is None else max(default_max, interval)
+        high = fallback if high_node is None else self.duration(high_node, interval)
         if low is None or high is None:
             return None
         for node, problem in (

@@ -26,8 +26,6 @@ _DURATION = re.compile(r"(?:[0-9]+\s*[smhd]\s*)+", re.ASCII)
 _DURATION_PART = re.compile(r"([0-9]+)\s*([smhd])", re.ASCII)
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 DEFAULT_INTERVAL = timedelta(minutes=10)
-# Adaptive polling's default ceiling: a feed that rarely publishes is still read at least hourly.
-DEFAULT_MAX_INTERVAL = timedelta(hours=1)
 
 _SMTP_DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -141,7 +139,7 @@ class Settings(BaseSettings):
         f"feed-monitor/{monitor.__version__} (+https://github.com/feed-monitor/feed-monitor)"
     )
     default_interval: timedelta = DEFAULT_INTERVAL
-    max_interval: timedelta = DEFAULT_MAX_INTERVAL
+    max_interval: timedelta | None = None  # adaptive polling's ceiling for every feed
     fetch_timeout: float = Field(default=30.0, gt=0)
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
@@ -195,8 +193,8 @@ class Settings(BaseSettings):
         "default_interval", "max_interval", "delivery_max_age", "delivery_lease", "feed_lease"
     )
     @classmethod
-    def _check_interval(cls, value: timedelta) -> timedelta:
-        if value < timedelta(seconds=1):
+    def _check_interval(cls, value: timedelta | None) -> timedelta | None:
+        if value is not None and value < timedelta(seconds=1):
             raise ValueError("a duration must be at least 1s")
         return value
 
