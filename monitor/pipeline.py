@@ -59,8 +59,6 @@ class ParsesFeeds(Protocol):
 
 
 class RecordsPolls(Protocol):
-    async def unseen_keys(self, feed_id: str, keys: Sequence[str]) -> set[str]: ...
-
     async def record_poll(
         self,
         feed_id: str,
@@ -70,6 +68,7 @@ class RecordsPolls(Protocol):
         owner: str | None = None,
         matches: Mapping[str, Sequence[RuleMatch]] | None = None,
         plan: OutboxPlan | None = None,
+        match: Callable[[Sequence[Article]], Mapping[str, Sequence[RuleMatch]]] | None = None,
     ) -> RecordResultLike: ...
 
     async def record_state(
@@ -224,16 +223,22 @@ class Poller:
     ) -> PollOutcome:
         validators = Validators(result.etag, result.last_modified, digest)
         update = self._success(feed, result, validators, parsed)
-        # Match before writing, so that articles, their alerts and the feed state are one
-        # transaction (DESIGN: a crash at any point loses nothing and sends nothing twice).
-        unseen = await self._store.unseen_keys(feed.id, [a.key for a in parsed.articles])
-        candidates = select_new(feed, [a for a in parsed.articles if a.key in unseen])
-        matches = self._match(feed, candidates) if candidates and self._match else {}
+        # Matched inside the write, once the articles seen for the first time are known, so
+        # that articles, their alerts and the feed state are one transaction (DESIGN: a crash
+        # at any point loses nothing and sends nothing twice).
+        new: tuple[Article, ...] = ()
+        matches: Mapping[str, Sequence[RuleMatch]] = {}
+
+        def match_new(inserted: Sequence[Article]) -> Mapping[str, Sequence[RuleMatch]]:
+            nonlocal new, matches
+            new = select_new(feed, inserted)
+            matches = self._match(feed, new) if new and self._match else {}
+            return matches
+
         recorded = await self._store.record_poll(
-            feed.id, update, parsed.articles, owner=self._owner, matches=matches, plan=self._plan
+            feed.id, update, parsed.articles, owner=self._owner, plan=self._plan, match=match_new
         )
         inserted = {a.key for a in recorded.inserted}
-        new = tuple(a for a in candidates if a.key in inserted)
         if parsed.warning:
             log.info(
                 "feed %s: recovered from a malformed document: %s",

@@ -23,7 +23,9 @@ from monitor.models import (
     TermHit,
 )
 from monitor.store import RecordResult, Store, open_store
+from monitor.store.articles import record_articles
 from monitor.store.engine import alembic_config, async_database_url
+from monitor.store.schema import feeds
 from tests.conftest import StoreFactory
 from tests.test_store import FeedConf, article
 
@@ -346,13 +348,28 @@ async def test_matches_round_trip(store: Store, match: RuleMatch) -> None:
 
 
 async def _insert_at_0001(database_url: str) -> None:
-    """Feeds and an article written by the 0001 schema, through its own engine."""
-    url = async_database_url(database_url)
-    engine = create_async_engine(url)
+    """A feed and an article in the 0001 schema, through its own engine (not open_store,
+    which would migrate to head), in the columns 0001 has."""
+    engine = create_async_engine(async_database_url(database_url))
     try:
-        old = Store(engine, url)  # not open_store: that would migrate to head
-        await old.sync_feeds([FeedConf("a")], now=NOW)
-        await old.record_poll("a", polled(), [article("a", "old")])
+        async with engine.begin() as conn:
+            await conn.execute(
+                sa.insert(feeds).values(
+                    id="a",
+                    url="https://example.org/a.xml",
+                    config_url="https://example.org/a.xml",
+                    interval_seconds=600.0,
+                    tags=[],
+                    backfill=0,
+                    enabled=True,
+                    status="ok",
+                    error_count=0,
+                    next_poll_at=NOW,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+            )
+            await record_articles(conn, "a", [article("a", "old")], now=NOW)
     finally:
         await engine.dispose()
 

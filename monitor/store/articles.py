@@ -62,17 +62,6 @@ async def record_articles(
     )
 
 
-async def unseen_keys(conn: AsyncConnection, feed_id: str, keys: Sequence[str]) -> set[str]:
-    """The keys among `keys` that the feed has not stored yet."""
-    stored: set[str] = set()
-    for chunk in chunks(keys):
-        statement = sa.select(articles.c.key).where(
-            articles.c.feed_id == feed_id, articles.c.key.in_(chunk)
-        )
-        stored.update(await conn.scalars(statement))
-    return set(keys) - stored
-
-
 async def _stored_hashes(
     conn: AsyncConnection, feed_id: str, keys: Sequence[str]
 ) -> dict[str, str]:

@@ -12,7 +12,7 @@ import contextlib
 import re
 import sqlite3
 import traceback
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -75,6 +75,10 @@ _DATABASE_ERRORS: tuple[type[Exception], ...] = (
 _LEASE = timedelta(minutes=2)  # a delivery claimed by a worker that died is free after this
 _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
 _SYNC_LOCK_KEY = _MIGRATION_LOCK_KEY + 1  # ... and sync the feeds table one by one
+
+
+# Rule matching run inside `record_poll`'s transaction: the new articles -> key -> matches.
+MatchInserted = Callable[[Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +372,7 @@ class Store:
         owner: str | None = None,
         matches: Mapping[str, Sequence[RuleMatch]] | None = None,
         plan: OutboxPlan | None = None,
+        match: MatchInserted | None = None,
     ) -> RecordResult:
         """Store one poll's outcome in one transaction: the feed's state, its lease, its items,
         their alerts.
@@ -380,7 +385,9 @@ class Store:
         `matches` maps an article key to the rule matches found in it before the write. Each
         article inserted now (not one stored already) gets an alert per match, detected at
         `update.polled_at`, unless its story (canonical URL, else feed and key) has an alert
-        for that rule already; the alerts created are returned. With a `plan`, each alert gets
+        for that rule already; the alerts created are returned. Instead of `matches`, `match`
+        is called in the transaction with the articles inserted now, and returns them (saving
+        the caller a read of which keys are new). With a `plan`, each alert gets
         its deliveries (the outbox), and a feed turning unhealthy or recovering gets a notice
         for the `ops` notifiers, in the same transaction.
         """
@@ -396,6 +403,8 @@ class Store:
             recorded = await article_rows.record_articles(
                 conn, feed_id, articles, now=update.polled_at
             )
+            if match is not None and recorded.inserted:
+                matches = match(tuple(article for _, article in recorded.inserted))
             if not matches or not recorded.inserted:
                 return recorded.result()
             created = await alert_rows.record_alerts(
@@ -465,12 +474,6 @@ class Store:
         """The stored articles whose canonical URL is `url`, in every feed, oldest first."""
         async with self._read("finding articles failed") as conn:
             return await article_rows.find_articles_by_url(conn, url)
-
-    async def unseen_keys(self, feed_id: str, keys: Sequence[str]) -> set[str]:
-        """Which of `keys` the feed has not stored yet: the articles to match before
-        `record_poll` writes them (and their alerts) in one transaction."""
-        async with self._read("reading article keys failed") as conn:
-            return await article_rows.unseen_keys(conn, feed_id, keys)
 
     async def count_articles(self) -> int:
         async with self._read("counting articles failed") as conn:
