@@ -9,13 +9,19 @@ from datetime import UTC, datetime, timedelta, timezone
 from html.parser import HTMLParser
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monitor.parse import canonical_url
 from monitor.parse.normalize import (
+    BLOCK_MARK,
     BLOCK_TAGS,
     MAX_KEY_LENGTH,
+    TAG_MARK,
+    _joined_lines,
+    _marked_text,
+    _parsed_canonical_url,
+    _text_pieces,
     article_key,
     collapse_whitespace,
     content_hash,
@@ -101,6 +107,28 @@ def test_canonical_url_keeps_other_parameters_in_order(params: list[tuple[str, s
     assert canonical_url(f"https://example.com/p?{query}#frag") == expected
 
 
+URL_PIECES = st.sampled_from(
+    [
+        *("http://", "https://", "HTTP://", "a.com", "A", "b", "-", ".", ":80", ":", "@", "/"),
+        *("//", "?", "&", "=", "#", ";", "utm_source=1", "fbclid", " ", "\t", "\n", "\x00"),
+        *("é", "%20", "[::1]", "..", "1"),
+    ]
+)
+
+
+@settings(max_examples=500)
+@given(
+    st.sampled_from(["http://", "https://", "HTTP://", " https://", ""]),
+    st.lists(URL_PIECES, max_size=14).map("".join),
+    st.sampled_from([None, "https://example.com/feed", "http://a.b:8080/x/", "https://u@h.c/;b"]),
+)
+def test_canonical_url_shortcut_agrees_with_parsing(
+    scheme: str, rest: str, base: str | None
+) -> None:
+    url = scheme + rest
+    assert canonical_url(url, base) == _parsed_canonical_url(url.strip(), base)
+
+
 HTML_TO_TEXT = [
     ("plain words", "plain words"),
     ("", ""),
@@ -129,6 +157,7 @@ HTML_TO_TEXT = [
     ('<img src="x.jpg" alt="pic">caption', "caption"),
     ("<h1>Title</h1>Body<hr>End", "Title\nBody\nEnd"),
     ("Кириллица<br>中文", "Кириллица\n中文"),
+    ("a\x01<p>b\x02</p>&amp;", "a\x01\nb\x02\n&"),  # the marks of the fast path, as text
 ]
 
 
@@ -208,9 +237,37 @@ def test_html_to_text_is_linear_on_hostile_markup(document: str) -> None:
     assert len(text) <= len(document)
 
 
+# Pieces that make the fast paths' corner cases likely: entities cut by tags, unclosed
+# comments and scripts, a literal "<" with or without a ">" after it, every kind of space.
+HTML_PIECES = st.sampled_from(
+    [
+        *"<>/!?-&;#ab \n\t\r\x0c\x85\xa0\u2028",
+        *("script", "SCRIPT", "style", "</script>", "</style >", "<!--", "-->", "&amp;", "&amp"),
+        *("&#10;", "&#1;", "&no", "t;", "&lt", "br", "div", "<p>", "<br/>", "x3", "'", '"', "</"),
+        *("<a href='", "<?", "<!"),
+    ]
+)
+
+
+@given(st.lists(HTML_PIECES, max_size=30).map("".join))
+def test_html_to_text_marks_agree_with_token_runs(document: str) -> None:
+    """The whole-string passes give what decoding each text run apart gives."""
+    by_runs = collapse_whitespace("".join(_text_pieces(document)))
+    marked = _marked_text(document).replace(TAG_MARK, "").split(BLOCK_MARK)
+    assert _joined_lines(marked) == by_runs
+    assert html_to_text(document) == by_runs
+
+
 def test_collapse_whitespace() -> None:
     assert collapse_whitespace(" a \u00a0 b\r\n\r\n c\t") == "a b\nc"
     assert collapse_whitespace("x" + " " * 100_000 + "y") == "x y"
+
+
+@given(st.text(st.sampled_from([*" \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u3000ab"]), max_size=20))
+def test_collapse_whitespace_agrees_with_its_regular_expressions(text: str) -> None:
+    horizontal_runs_single = re.sub(r"[^\S\n]{2,}|[^\S\n ]", " ", text)
+    expected = re.sub(r" ?\n[ \n]*", "\n", horizontal_runs_single).strip()
+    assert collapse_whitespace(text) == expected
 
 
 DATES = [

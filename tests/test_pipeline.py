@@ -46,7 +46,8 @@ def rss(
 ) -> bytes:
     """A small RSS 2.0 document of (guid, title, description) items, newest first: one a day
     up to 26 Nov 2026 unless `dates` gives them. `channel` is added to the channel's elements."""
-    stamps = list(dates) or [datetime(2026, 11, 26 - n, 10, tzinfo=UTC) for n in range(len(items))]
+    first = datetime(2026, 11, 26, 10, tzinfo=UTC)
+    stamps = list(dates) or [first - timedelta(days=n) for n in range(len(items))]
     body = "".join(
         f"<item><guid>{guid}</guid><title>{head}</title><link>https://news.example/{guid}</link>"
         f"<description>{text}</description>"

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import io
 import re
+import time
 from collections.abc import Callable
 from html.entities import name2codepoint
 from typing import Any, cast
@@ -868,7 +869,7 @@ class _FeedReader:
         value = self._pop(name)
         context = self._context()
         if self.inentry and context is self.entries[-1]:  # feed-level dates are not read
-            context[f"{name}_parsed"] = _parse_date(value) if value else None
+            context[f"{name}_parsed"] = _parsed_date(value) if value else None
 
     def _start_category(self, attrs: Node) -> None:
         scheme = attrs.get("scheme", attrs.get("domain"))
@@ -952,6 +953,14 @@ def _attributes(items: list[tuple[str, str]]) -> Node:
     for local, value in local_names:
         named[local] = value
     return {k: v.lower() if k in ("rel", "type") and v else v for k, v in named.items()}
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_date(value: str) -> time.struct_time | None:
+    """feedparser's `_parse_date`, remembered: an entry's dates often repeat (published and
+    updated), and so do a feed's items from one poll to the next."""
+    parsed: time.struct_time | None = _parse_date(value)
+    return parsed
 
 
 @functools.lru_cache(maxsize=4096)

@@ -11,7 +11,7 @@ import hashlib
 import html
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
@@ -26,6 +26,13 @@ TRACKING_PARAMS = frozenset(
 # Controls and every kind of space (a stray NBSP must not survive one pass and not the next).
 CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]|\s")
 DEFAULT_PORTS = {"http": 80, "https": 443}
+# An absolute URL that is canonical but for its fragment and query: lower-case scheme and host,
+# no port, no credentials, no ";" path parameters (which urljoin may rewrite), no spaces.
+PLAIN_URL = re.compile(
+    r"(https?://[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(/[^?#;\s\x00-\x1f\x7f]*)?"
+    r"(?:\?([^#\s\x00-\x1f\x7f]*))?(?:#.*)?",
+    re.DOTALL,
+)
 # A guid longer than this is stored as its hash: keys are indexed, and PostgreSQL refuses
 # B-tree entries over ~2.7 kB.
 MAX_KEY_LENGTH = 512
@@ -40,15 +47,21 @@ BLOCK_TAGS = frozenset(
         *("thead", "tr", "ul"),
     }
 )
-SKIPPED_TAGS = frozenset({"script", "style"})
-MARKUP_START = re.compile(r"<(?:/?[A-Za-z]|[!?])")  # "<" before anything else is text
-TAG_NAME = re.compile(r"/?([A-Za-z][A-Za-z0-9:-]*)")
-SKIPPED_END = {tag: re.compile(rf"</{tag}\s*>", re.IGNORECASE) for tag in SKIPPED_TAGS}
+# One token of markup, in the order a browser-like reader tries them at a "<": a comment (to the
+# end when never closed), a script or style element with its raw text (likewise), a tag (its
+# name captured), a declaration or processing instruction. A "<" that starts none of them is text.
+MARKUP_TOKEN = re.compile(
+    r"<!--(?:.*?-->|().*)"
+    r"|<[Ss][Cc][Rr][Ii][Pp][Tt](?![A-Za-z0-9:-])[^>]*>(?:.*?(?i:</script\s*>)|().*)"
+    r"|<[Ss][Tt][Yy][Ll][Ee](?![A-Za-z0-9:-])[^>]*>(?:.*?(?i:</style\s*>)|().*)"
+    r"|</?([A-Za-z][A-Za-z0-9:-]*)[^>]*>"
+    r"|<[!?][^>]*>",
+    re.DOTALL,
+)
+TAG_NAME_GROUP = 4  # the groups before it are set when a comment or raw text runs to the end
+# Stand-ins for a dropped token and a block boundary: controls that html.unescape never yields.
+TAG_MARK, BLOCK_MARK = "\x01", "\x02"
 SPACES = re.compile(r"\s{2,}|[^\S ]")  # what is not already a single space
-NO_GT_LEFT = -2
-# Two passes, each linear: a single `\s*\n\s*` backtracks quadratically over long runs of spaces.
-HORIZONTAL_RUN = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
-LINE_BREAK_RUN = re.compile(r" ?\n[ \n]*")
 
 
 def body_hash(body: bytes) -> str:
@@ -63,8 +76,19 @@ def canonical_url(url: str, base: str | None = None) -> str | None:
     fragment, `utm_*` and click ids, keeps the other parameters in order. None for anything
     that is not an http(s) URL with a host.
     """
+    url = url.strip()
+    plain = PLAIN_URL.fullmatch(url)
+    if plain is None:
+        return _parsed_canonical_url(url, base)
+    # Most links: what _parsed_canonical_url gives, without its parsing.
+    origin, path, query = plain.groups()
+    query = _clean_query(query) if query else ""
+    return f"{origin}{path or '/'}?{query}" if query else f"{origin}{path or '/'}"
+
+
+def _parsed_canonical_url(url: str, base: str | None) -> str | None:
     try:
-        absolute = urljoin(base, url.strip()) if base else url.strip()
+        absolute = urljoin(base, url) if base else url
         parts = urlsplit(absolute)
         scheme = parts.scheme.lower()
         host = parts.hostname
@@ -110,8 +134,13 @@ def _is_tracking(param: str) -> bool:
 
 def collapse_whitespace(text: str) -> str:
     """Runs of whitespace become one space (one newline where the run held a line break)."""
-    text = HORIZONTAL_RUN.sub(" ", text)
-    return LINE_BREAK_RUN.sub("\n", text).strip()
+    return _joined_lines(text.split("\n"))
+
+
+def _joined_lines(lines: list[str]) -> str:
+    """The lines with their spaces collapsed, without blank ones. (`str.split` splits on what
+    `\\s` matches.)"""
+    return "\n".join(filter(None, (" ".join(line.split()) for line in lines)))
 
 
 def plain_text(text: str) -> str:
@@ -126,77 +155,66 @@ def html_to_text(markup: str) -> str:
     whitespace collapses to single spaces. Linear in the input size.
     """
     if "<" not in markup and "&" not in markup:
-        return SPACES.sub(" ", markup).strip()
-    pieces: list[str] = []
-    for kind, value in _HtmlTokens(markup):
-        if kind == "text":
-            pieces.append(SPACES.sub(" ", html.unescape(value)))
-        elif value in BLOCK_TAGS:
-            pieces.append("\n")
-    return collapse_whitespace("".join(pieces))
+        return " ".join(markup.split())
+    if TAG_MARK in markup or BLOCK_MARK in markup:
+        return collapse_whitespace("".join(_text_pieces(markup)))
+    return _joined_lines(_marked_text(markup).replace(TAG_MARK, "").split(BLOCK_MARK))
 
 
-class _HtmlTokens:
-    """Yields ("text", data) and ("tag", lower-case name) from HTML, in one pass.
+def _marked_text(markup: str) -> str:
+    """The text with entities decoded and each token replaced by a mark (a block tag's
+    BLOCK_MARK): marks that no entity reference can decode to or run into, so the text is
+    decoded as if run by run."""
+    head_end = markup.rfind(">") + 1
+    unclosed: list[bool] = []
 
-    A `<` that does not open a tag, comment or declaration closed later in the text is data,
-    as browsers read it. The position of the next `>` is remembered, so a text of many
-    unclosed `<` is still scanned once.
+    def mark(token: re.Match[str]) -> str:
+        name = token.group(TAG_NAME_GROUP)
+        if name is not None:
+            return BLOCK_MARK if name.lower() in BLOCK_TAGS else TAG_MARK
+        if token.lastindex is not None:
+            unclosed.append(True)
+        return TAG_MARK
+
+    text = MARKUP_TOKEN.sub(mark, markup[:head_end])
+    if not unclosed:
+        comment = markup.find("<!--", head_end)
+        text += markup[head_end:] if comment < 0 else markup[head_end:comment]
+    return html.unescape(text) if "&" in text else text
+
+
+def _text_pieces(markup: str) -> list[str]:
+    """The text runs (entities decoded, spaces single) and a line break for each block tag.
+
+    A "<" that does not open a tag, comment or declaration closed later in the text is data,
+    as browsers read it. Tokens are only looked for up to the last ">": past it, a "<" can
+    only open a comment that never closes, so that tail is scanned once.
     """
+    head_end = markup.rfind(">") + 1
+    pieces: list[str] = []
+    pos = 0
+    for token in MARKUP_TOKEN.finditer(markup, 0, head_end):
+        start = token.start()
+        if start > pos:
+            pieces.append(_text_run(markup[pos:start]))
+        pos = token.end()
+        name = token.group(TAG_NAME_GROUP)
+        if name is not None:
+            if name.lower() in BLOCK_TAGS:
+                pieces.append("\n")
+        elif token.lastindex is not None:  # a comment, script or style that never closes
+            return pieces
+    comment = markup.find("<!--", pos)
+    tail = markup[pos:] if comment < 0 else markup[pos:comment]
+    if tail:
+        pieces.append(_text_run(tail))
+    return pieces
 
-    def __init__(self, markup: str) -> None:
-        self.markup = markup
-        self.next_gt = -1
 
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        markup, pos, search = self.markup, 0, 0
-        while (found := MARKUP_START.search(markup, search)) is not None:
-            lt = found.start()
-            end, tag = self._markup_at(lt)
-            if end < 0:  # a literal "<": part of the text run
-                search = self._after_literal(lt)
-                if search < 0:
-                    break
-                continue
-            if lt > pos:
-                yield "text", markup[pos:lt]
-            pos = search = end
-            if tag:
-                yield "tag", tag
-                if tag in SKIPPED_TAGS and markup[lt + 1] != "/":
-                    pos = search = self._skip_raw_text(tag, end)
-        if pos < len(markup):
-            yield "text", markup[pos:]
-
-    def _after_literal(self, lt: int) -> int:
-        """Where to look for markup after a literal "<"; -1 when the rest can only be text."""
-        if self.next_gt != NO_GT_LEFT:
-            return lt + 1
-        return self.markup.find("<!--", lt + 1)  # with no ">" left, only a comment can start
-
-    def _markup_at(self, lt: int) -> tuple[int, str]:
-        """(end, tag name) of the markup that starts at `lt`; end -1 when it is not markup."""
-        markup = self.markup
-        if markup.startswith("<!--", lt):
-            close = markup.find("-->", lt + 4)
-            return (len(markup) if close < 0 else close + 3), ""
-        name = TAG_NAME.match(markup, lt + 1)
-        if name is None and not markup.startswith(("<!", "<?"), lt):
-            return -1, ""
-        gt = self._gt_after(lt)
-        if gt < 0:
-            return -1, ""
-        return gt + 1, (name.group(1).lower() if name else "")
-
-    def _gt_after(self, lt: int) -> int:
-        if self.next_gt < lt and self.next_gt != NO_GT_LEFT:
-            found = self.markup.find(">", lt)
-            self.next_gt = found if found >= 0 else NO_GT_LEFT
-        return -1 if self.next_gt == NO_GT_LEFT else self.next_gt
-
-    def _skip_raw_text(self, tag: str, start: int) -> int:
-        close = SKIPPED_END[tag].search(self.markup, start)
-        return len(self.markup) if close is None else close.end()
+def _text_run(text: str) -> str:
+    if "&" in text:
+        text = html.unescape(text)
+    return SPACES.sub(" ", text)
 
 
 def datetime_from_struct(value: time.struct_time | None) -> datetime | None:
