@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,16 @@ import httpx
 from tests.test_cli import MONITOR
 
 STATUS_LINE = re.compile(r"status server on (http://\S+)")
+
+# Runs the daemon so that it is killed when the test process dies, even if the test's
+# finalizers never run (an interrupted run): no daemon outlives the tests. PR_SET_PDEATHSIG
+# (Linux) survives the exec; set in a launcher, not in preexec_fn, which is unsafe with threads.
+_LAUNCH = (
+    "import ctypes, os, signal, sys\n"
+    "if sys.platform == 'linux':\n"
+    "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG\n"
+    "os.execv(sys.argv[1], sys.argv[1:])\n"
+)
 
 
 class Daemon:
@@ -30,6 +41,9 @@ class Daemon:
     @classmethod
     async def start(cls, cwd: Path, env: dict[str, str] | None = None) -> Daemon:
         process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _LAUNCH,
             *MONITOR,
             "run",
             cwd=cwd,
