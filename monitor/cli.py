@@ -13,7 +13,6 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from monitor import __version__, cli_delivery, cli_status, testrule
 from monitor.cli_common import (
@@ -27,7 +26,7 @@ from monitor.cli_common import (
     table,
 )
 from monitor.config import MonitorConfig, Settings
-from monitor.demo import demo
+from monitor.logging import configure_logging
 from monitor.models import Article, Feed, FeedSummary, PollOutcome
 from monitor.pipeline import utc_now
 from monitor.service import PollTally, Service
@@ -101,6 +100,8 @@ def once(config_path: Path | None) -> None:
         service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
         _print_tally(run_async(service.once()))
         return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
@@ -227,6 +228,27 @@ def test_rule(
         return
     for verdict in verdicts:
         click.echo("\n".join(testrule.verdict_lines(verdict)))
+
+
+@click.command("demo")
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Work in DIR (new or empty) and keep its monitor.yaml, rules and database.",
+)
+@click.option("--verbose", is_flag=True, help="Also log what the service does, on stderr.")
+def demo(keep: Path | None, verbose: bool) -> None:
+    """A short tour with sample feeds on this machine: no network, no setup.
+
+    It polls three sample feeds twice, served on 127.0.0.1: the first poll records their items
+    without alerting; then a breaking item matches the example rule caucasus-peace, and the
+    alert goes to the console and to a local webhook catcher.
+    """
+    from monitor.demo import run_demo  # its local servers need aiohttp.web: not at start-up
+
+    configure_logging("INFO" if verbose else "WARNING")
+    run_async(run_demo(sys.stdout, workdir=keep))
 
 
 for command in (*cli_delivery.COMMANDS, cli_status.status, demo):

@@ -12,10 +12,11 @@ import random
 import socket
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -31,15 +32,28 @@ from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
 from monitor.redact import redact_url
-from monitor.reload import watch_for_reloads
 from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
-from monitor.status import StatusServer
 from monitor.store import Store, open_store
 from monitor.store.single import DaemonLock
+
+if TYPE_CHECKING:
+    from monitor.status import StatusServer
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT = timedelta(seconds=10)  # how often a running replica says it is alive
+
+
+async def _watch_for_reloads(
+    current: Callable[[], MonitorConfig],
+    reload: Callable[[], Awaitable[bool]],
+    stop: asyncio.Event,
+) -> None:
+    """`monitor.reload.watch_for_reloads`, imported when `run` starts: watchfiles is not
+    needed by the other commands."""
+    from monitor.reload import watch_for_reloads
+
+    await watch_for_reloads(current, reload, stop)
 
 
 def compile_matcher(config: MonitorConfig) -> Matcher:
@@ -241,7 +255,7 @@ class Service:
             scheduler.start()
             await self._start_status(scheduler)
             watcher = asyncio.create_task(
-                watch_for_reloads(lambda: self.config, self.reload, reload or asyncio.Event())
+                _watch_for_reloads(lambda: self.config, self.reload, reload or asyncio.Event())
             )
             self.metrics.observe_reload(ok=True, at=self._clock())
             try:
@@ -281,6 +295,8 @@ class Service:
 
         async def checks() -> dict[str, bool]:
             return {"config": True, "scheduler": scheduler.running}
+
+        from monitor.status import StatusServer  # aiohttp.web: only `run` serves status
 
         self.status = StatusServer(
             address, store=self.store, metrics=self.metrics, checks=checks, clock=self._clock

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from monitor.cli import main
+from monitor.cli import demo, main
 from monitor.config import load_settings
 from monitor.config.defaults import default_rules_dir
 from monitor.demo import (
@@ -30,7 +30,6 @@ from monitor.demo import (
     WEBHOOK_ID,
     DemoError,
     DemoReport,
-    demo,
     load_demo,
     read_sample,
     route_rule,

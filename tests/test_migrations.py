@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import traceback
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +19,7 @@ from sqlalchemy.engine import Connection
 from monitor.errors import StoreError
 from monitor.models import Article, FeedStateUpdate, FeedStatus
 from monitor.store import Store, open_store
-from monitor.store.engine import alembic_config
+from monitor.store.engine import SCHEMA_HEAD, alembic_config
 from monitor.store.schema import metadata
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
@@ -148,3 +150,27 @@ async def test_a_wrong_password_is_not_echoed(postgres_url: str) -> None:
 
     assert "s3cret" not in str(caught.value)
     assert "nobody:***@" in str(caught.value)
+
+
+def test_schema_head_is_alembics_head() -> None:
+    assert head_revision() == SCHEMA_HEAD
+
+
+async def test_a_database_at_head_opens_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/at-head.db"
+    store = await open_store(url)  # migrates
+    await store.close()
+    script = (
+        "import asyncio, sys\n"
+        "from monitor.store import open_store\n"
+        "async def main():\n"
+        f"    store = await open_store({url!r})\n"
+        "    await store.close()\n"
+        "asyncio.run(main())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))\n"
+    )
+    done = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -17,12 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -49,7 +46,13 @@ from monitor.store.feeds import FeedConfigLike, SyncReport
 from monitor.store.group import GroupCommit
 from monitor.store.health import health_notice
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).with_name("migrations")
+# The newest migration's revision (a test checks it against Alembic's head): a database at it
+# opens without importing Alembic, a good part of a CLI command's start-up time.
+SCHEMA_HEAD = "0005"
 # Plain URLs name the sync drivers; the store needs the async ones.
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+asyncpg",
@@ -66,9 +69,15 @@ _SQLITE_MINIMUM = (3, 35)  # UPDATE ... FROM (3.33) and RETURNING (3.35)
 _BEGIN_IMMEDIATE = "monitor_begin_immediate"  # our execution option, read by _on_sqlite_begin
 _POSTGRES_CONNECT_TIMEOUT = 10.0
 POSTGRES_POOL_SIZE = 15  # connections per process: replicas x 15 must fit max_connections
+
+
+class MigrationError(Exception):
+    """Alembic refused to migrate (its CommandError, which is imported only when migrating)."""
+
+
 _DATABASE_ERRORS: tuple[type[Exception], ...] = (
     SQLAlchemyError,
-    CommandError,
+    MigrationError,
     OSError,  # the drivers' connection errors, not always wrapped by SQLAlchemy
     ImportError,  # a URL naming a driver that is not installed
 )
@@ -121,6 +130,8 @@ def alembic_config(connection: Connection | None = None, *, url: str | None = No
         command.revision(alembic_config(url="sqlite:///dev.db"), "add alerts",
                          autogenerate=True, rev_id="0002")
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("path_separator", "os")
@@ -222,7 +233,21 @@ def _translate_errors(message: str, secret: str | None, *catch: type[Exception])
 
 
 def _upgrade_to_head(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    try:
+        command.upgrade(alembic_config(connection), "head")
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from exc
+
+
+def _at_head(connection: Connection) -> bool:
+    """Whether the database's schema is at SCHEMA_HEAD already (checked without Alembic)."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return False
+    versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
+    return list(versions) == [SCHEMA_HEAD]
 
 
 class Store:
@@ -301,7 +326,8 @@ class Store:
                 await conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )
-            await conn.run_sync(_upgrade_to_head)
+            if not await conn.run_sync(_at_head):
+                await conn.run_sync(_upgrade_to_head)
 
     async def sync_feeds(self, feeds: Sequence[FeedConfigLike], *, now: datetime) -> SyncReport:
         """Make the feed rows match the configuration, in one transaction.
