@@ -144,8 +144,6 @@ articles = sa.Table(
     # which a long tracking URL can exceed.
     sa.Index(None, "url", postgresql_using="hash"),
     sa.Index(None, "feed_id", "first_seen_at"),
-    # Covering: the seen-article lookup reads no article row (migration 0006).
-    sa.Index(None, "feed_id", "key", "content_hash"),
 )
 
 alerts = sa.Table(
