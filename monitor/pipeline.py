@@ -196,7 +196,7 @@ class Poller:
             status_code=result.status_code,
             validators=validators,
             url=result.permanent_url,
-            title=parsed.title or None if parsed is not None else None,
+            title=(parsed.title or None) if parsed is not None else None,
             poll_interval_seconds=measured,
         )
 

@@ -157,11 +157,10 @@ class FeedTransport(AiohttpTransport):
                 ),
                 server_hostname=request.extensions.get("sni_hostname"),
             )
-        headers, refusal = _decoded_headers(response)
         return httpx.Response(
             status_code=response.status,
-            headers=headers,
-            stream=_ResponseStream(response, refusal),
+            headers=_decoded_headers(response),
+            stream=_ResponseStream(FeedResponse(response)),
             request=request,
             extensions={"http_version": b"HTTP/1.1"},
         )
@@ -184,11 +183,11 @@ class FeedTransport(AiohttpTransport):
                 allow_redirects=False,
                 timeout=self._step_timeouts,
             )
+        opened = FeedResponse(response)
         try:
-            yield FeedResponse(response, _decoded_headers(response)[1])
+            yield opened
         finally:
-            response.release()
-            await response.wait_for_close()
+            await opened.release()
 
 
 class FeedResponse:
@@ -196,9 +195,9 @@ class FeedResponse:
 
     __slots__ = ("_refusal", "_response")
 
-    def __init__(self, response: aiohttp.ClientResponse, refusal: str | None) -> None:
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
         self._response = response
-        self._refusal = refusal
+        self._refusal = _refusal(response)
 
     @property
     def status_code(self) -> int:
@@ -208,6 +207,11 @@ class FeedResponse:
     def headers(self) -> Mapping[str, str]:
         """Case-insensitive; `get` gives the first value of a repeated header."""
         return self._response.headers
+
+    async def release(self) -> None:
+        """Give the connection back (an unfinished body closes it instead)."""
+        self._response.release()
+        await self._response.wait_for_close()
 
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
         """The body, decoded, in chunks as they arrive. Raises `httpx.DecodingError` for a
@@ -226,39 +230,35 @@ def _request_body(request: httpx.Request) -> bytes | httpx.AsyncByteStream | Non
         return request.stream  # type: ignore[return-value]  # an async byte stream
 
 
-def _decoded_headers(
-    response: aiohttp.ClientResponse,
-) -> tuple[list[tuple[bytes, bytes]], str | None]:
-    """The headers as httpx should see them once aiohttp has decoded the body, and why the
-    body must be refused, if it must: it is in a coding that neither decodes safely."""
-    headers = [(k, v) for k, v in response.raw_headers if k.lower() != b"content-encoding"]
+def _decoded_headers(response: aiohttp.ClientResponse) -> list[tuple[bytes, bytes]]:
+    """The headers as httpx should see them once aiohttp has decoded the body."""
+    return [(k, v) for k, v in response.raw_headers if k.lower() != b"content-encoding"]
+
+
+def _refusal(response: aiohttp.ClientResponse) -> str | None:
+    """Why the body must be refused, if it must: it is in a coding that aiohttp does not
+    decode safely (and httpx must not decode either)."""
     codings = response.headers.getall("Content-Encoding", [])
     if not codings:
-        return headers, None
+        return None
     coding = codings[0].lower() if codings[0].isascii() else codings[0]
     if len(codings) == 1 and coding in _DECODED_BY_AIOHTTP | {"", "identity"}:
-        return headers, None
-    return headers, f"unsupported Content-Encoding {', '.join(codings)[:40]!r}"
+        return None
+    return f"unsupported Content-Encoding {', '.join(codings)[:40]!r}"
 
 
 class _ResponseStream(httpx.AsyncByteStream):
-    """The decoded body, in chunks as they arrive; closing it releases the connection."""
+    """A `FeedResponse`'s body for httpx; closing it releases the connection."""
 
-    def __init__(self, response: aiohttp.ClientResponse, refusal: str | None) -> None:
+    def __init__(self, response: FeedResponse) -> None:
         self._response = response
-        self._refusal = refusal
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        if self._refusal is not None:
-            raise httpx.DecodingError(self._refusal)
-        with map_aiohttp_errors():
-            async for chunk in self._response.content.iter_any():
-                yield chunk
+        async for chunk in self._response.aiter_bytes():
+            yield chunk
 
     async def aclose(self) -> None:
-        # An unfinished body closes the connection instead of returning it to the pool.
-        self._response.release()
-        await self._response.wait_for_close()
+        await self._response.release()
 
 
 # Most specific first: several aiohttp errors are also TimeoutError or OSError.

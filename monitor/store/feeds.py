@@ -268,7 +268,7 @@ async def update_feed_state(
     conn: AsyncConnection, feed_id: str, update: FeedStateUpdate, *, owner: str | None
 ) -> bool:
     """Write one poll's outcome on the feed row and end its lease; False if no such feed."""
-    result = await conn.execute(_STATE_UPDATE, state_values(feed_id, update, owner=owner))
+    result = await conn.execute(_STATE_UPDATE, _state_values(feed_id, update, owner=owner))
     return result.rowcount == 1
 
 
@@ -279,7 +279,7 @@ async def update_feed_states(
     returns the ids of the feeds that do not exist."""
     if not updates:
         return set()
-    values = [state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
+    values = [_state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
     result = await conn.execute(_STATE_UPDATE, values)
     if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
         return set()  # every row was there: no need to look (SQLite counts executemany's rows)
@@ -299,7 +299,7 @@ async def existing_feeds(conn: AsyncConnection, feed_ids: Sequence[str]) -> dict
     return found
 
 
-def state_values(feed_id: str, update: FeedStateUpdate, *, owner: str | None) -> dict[str, Any]:
+def _state_values(feed_id: str, update: FeedStateUpdate, *, owner: str | None) -> dict[str, Any]:
     """The parameters of `_STATE_UPDATE` for one poll's outcome."""
     validators = update.validators
     return {
