@@ -465,7 +465,7 @@ async def test_concurrent_state_records_share_transactions(store: Store) -> None
         nonlocal commits
         commits += 1
 
-    sa.event.listen(store.engine.sync_engine, "commit", count_commit)
+    sa.event.listen(store.poll_engine, "commit", count_commit)
     try:
         await asyncio.gather(
             *(
@@ -476,7 +476,7 @@ async def test_concurrent_state_records_share_transactions(store: Store) -> None
             )
         )
     finally:
-        sa.event.remove(store.engine.sync_engine, "commit", count_commit)
+        sa.event.remove(store.poll_engine, "commit", count_commit)
 
     assert 1 <= commits <= 3  # the first alone, the rest together (not one each)
     for feed_id in ("f000", "f123", "f199"):

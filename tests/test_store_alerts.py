@@ -369,7 +369,7 @@ async def _insert_at_0001(database_url: str) -> None:
                     updated_at=NOW,
                 )
             )
-            await record_articles(conn, "a", [article("a", "old")], now=NOW)
+            await conn.run_sync(record_articles, "a", [article("a", "old")], now=NOW)
     finally:
         await engine.dispose()
 

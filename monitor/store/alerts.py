@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import ActorHit, Alert, Article, RuleMatch, TermHit
@@ -42,8 +43,20 @@ def story_key(article: Article) -> str:
     return f"{article.feed_id}{STORY_SEPARATOR}{_clean(article.key)}"
 
 
-async def record_alerts(
-    conn: AsyncConnection,
+def _insert_statement(dialect: str) -> sa.Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(alerts)
+        .on_conflict_do_nothing(index_elements=[alerts.c.rule_id, alerts.c.story_key])
+        .returning(alerts.c.id)
+    )
+
+
+_INSERTS = {dialect: _insert_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def record_alerts(
+    conn: Connection,
     new: Sequence[tuple[int, Article]],
     matches: Mapping[str, Sequence[RuleMatch]],
     *,
@@ -55,16 +68,11 @@ async def record_alerts(
     candidates = _candidates(new, matches, detected_at.astimezone(UTC))
     if not candidates:
         return ()
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(alerts)
-        .on_conflict_do_nothing(index_elements=[alerts.c.rule_id, alerts.c.story_key])
-        .returning(alerts.c.id)
-    )
+    statement = _INSERTS[conn.dialect.name]
     # In one order for every writer: two PostgreSQL transactions inserting the same stories
     # then wait on each other's rows one way only, never in a deadlock.
     rows = sorted((values for _, values in candidates), key=_lock_order)
-    created = {row.id for row in await conn.execute(statement, rows)}
+    created = {row.id for row in conn.execute(statement, rows)}
     return tuple(alert for alert, _ in candidates if alert.id in created)
 
 

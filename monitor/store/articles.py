@@ -1,7 +1,9 @@
 """The `articles` table: the seen-article dedup (unique feed × key) and the article queries.
 
 `record_articles` costs a fixed handful of statements per poll, whatever the number of items:
-one SELECT of the stored hashes per 500 keys, one multi-row INSERT, one executemany UPDATE.
+one SELECT of the stored hashes per 500 keys, one multi-row INSERT, one executemany UPDATE. It is
+synchronous, on a `Connection`, as part of a poll's one-go transaction (`monitor.store.transact`);
+the queries are async.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Alert, Article
@@ -40,8 +43,8 @@ class RecordedArticles:
         return RecordResult(tuple(a for _, a in self.inserted), self.edited, alerts)
 
 
-async def record_articles(
-    conn: AsyncConnection, feed_id: str, items: Sequence[Article], *, now: datetime
+def record_articles(
+    conn: Connection, feed_id: str, items: Sequence[Article], *, now: datetime
 ) -> RecordedArticles:
     """Insert the unseen `items`, update the edited ones; see `Store.record_poll`."""
     by_key: dict[str, Article] = {}
@@ -49,11 +52,11 @@ async def record_articles(
         by_key.setdefault(_clean(item.key), item)  # a key repeated in one document: first wins
     if not by_key:
         return RecordedArticles()
-    stored = await _stored_hashes(conn, feed_id, list(by_key))
+    stored = _stored_hashes(conn, feed_id, list(by_key))
     fresh = [a for k, a in by_key.items() if k not in stored]
     edits = [a for k, a in by_key.items() if k in stored and stored[k] != a.content_hash]
-    inserted = await _insert(conn, fresh, now)
-    await _update_edits(conn, edits, now)
+    inserted = _insert(conn, fresh, now)
+    _update_edits(conn, edits, now)
     return RecordedArticles(
         inserted=tuple(
             (inserted[pair], a) for a in fresh if (pair := (a.feed_id, _clean(a.key))) in inserted
@@ -62,22 +65,35 @@ async def record_articles(
     )
 
 
-async def _stored_hashes(
-    conn: AsyncConnection, feed_id: str, keys: Sequence[str]
-) -> dict[str, str]:
+# Built once: building a statement costs more than running it again from the compiled cache.
+_STORED_HASHES = sa.select(articles.c.key, articles.c.content_hash).where(
+    articles.c.feed_id == sa.bindparam("feed_id"),
+    articles.c.key.in_(sa.bindparam("keys", expanding=True)),
+)
+
+
+def _stored_hashes(conn: Connection, feed_id: str, keys: Sequence[str]) -> dict[str, str]:
     stored: dict[str, str] = {}
     for chunk in chunks(keys):
-        rows = await conn.execute(
-            sa.select(articles.c.key, articles.c.content_hash).where(
-                articles.c.feed_id == feed_id, articles.c.key.in_(chunk)
-            )
-        )
-        stored.update((row.key, row.content_hash) for row in rows)
+        rows = conn.execute(_STORED_HASHES, {"feed_id": feed_id, "keys": list(chunk)})
+        stored.update((key, digest) for key, digest in rows)
     return stored
 
 
-async def _insert(
-    conn: AsyncConnection, fresh: Sequence[Article], now: datetime
+def _insert_statement(dialect: str) -> sa.Insert:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(articles)
+        .on_conflict_do_nothing(index_elements=[articles.c.feed_id, articles.c.key])
+        .returning(articles.c.id, articles.c.feed_id, articles.c.key)
+    )
+
+
+_INSERTS = {dialect: _insert_statement(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _insert(
+    conn: Connection, fresh: Sequence[Article], now: datetime
 ) -> dict[tuple[str, str], int]:
     """Insert `fresh`; returns the row ids of the (feed_id, key) pairs actually written.
 
@@ -87,13 +103,8 @@ async def _insert(
     """
     if not fresh:
         return {}
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(articles)
-        .on_conflict_do_nothing(index_elements=[articles.c.feed_id, articles.c.key])
-        .returning(articles.c.id, articles.c.feed_id, articles.c.key)
-    )
-    rows = await conn.execute(statement, [_insert_values(a, now) for a in fresh])
+    statement = _INSERTS[conn.dialect.name]
+    rows = conn.execute(statement, [_insert_values(a, now) for a in fresh])
     return {(row.feed_id, row.key): row.id for row in rows}
 
 
@@ -126,7 +137,7 @@ def _content_values(article: Article, now: datetime, *, prefix: str) -> dict[str
     }
 
 
-async def _update_edits(conn: AsyncConnection, edits: Sequence[Article], now: datetime) -> None:
+def _update_edits(conn: Connection, edits: Sequence[Article], now: datetime) -> None:
     if not edits:
         return
     # Bind names must differ from column names in an executemany UPDATE.
@@ -143,7 +154,7 @@ async def _update_edits(conn: AsyncConnection, edits: Sequence[Article], now: da
         {"b_feed_id": a.feed_id, "b_key": _clean(a.key), **_content_values(a, now, prefix="b_")}
         for a in edits
     ]
-    await conn.execute(statement, parameters)
+    conn.execute(statement, parameters)
 
 
 def _clean(text: str) -> str:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import re
 import sqlite3
 import traceback
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
@@ -39,12 +39,13 @@ from monitor.redact import REDACTED, redact_url
 from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
 from monitor.store import feeds as feed_rows
-from monitor.store import outbox
+from monitor.store import outbox, polls
 from monitor.store import replicas as replica_rows
 from monitor.store.articles import RecordResult
 from monitor.store.feeds import FeedConfigLike, SyncReport
 from monitor.store.group import GroupCommit
-from monitor.store.health import health_notice
+from monitor.store.polls import MatchInserted, PollRecord, StateRecord
+from monitor.store.transact import BEGIN_IMMEDIATE, SqliteWriter, listen_sqlite
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -59,15 +60,9 @@ _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
     "sqlite": "sqlite+aiosqlite",
 }
-_SQLITE_PRAGMAS = (
-    "PRAGMA busy_timeout=5000",  # first: the others may have to wait for a lock
-    "PRAGMA journal_mode=WAL",
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-)
 _SQLITE_MINIMUM = (3, 35)  # UPDATE ... FROM (3.33) and RETURNING (3.35)
-_BEGIN_IMMEDIATE = "monitor_begin_immediate"  # our execution option, read by _on_sqlite_begin
 _POSTGRES_CONNECT_TIMEOUT = 10.0
+T = TypeVar("T")
 POSTGRES_POOL_SIZE = 15  # connections per process: replicas x 15 must fit max_connections
 
 
@@ -86,20 +81,6 @@ _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas mi
 _SYNC_LOCK_KEY = _MIGRATION_LOCK_KEY + 1  # ... and sync the feeds table one by one
 
 
-# Rule matching run inside `record_poll`'s transaction: the new articles -> key -> matches.
-MatchInserted = Callable[[Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
-
-
-@dataclass(frozen=True, slots=True)
-class _StateRecord:
-    """A poll that brought no articles, waiting for its group commit."""
-
-    feed_id: str
-    update: FeedStateUpdate
-    owner: str | None
-    plan: OutboxPlan | None
-
-
 async def open_store(database_url: str) -> Store:
     """Connect to `database_url`, bring its schema to the latest migration, return the Store.
 
@@ -112,7 +93,7 @@ async def open_store(database_url: str) -> Store:
     with _translate_errors(message, url.password, Exception):
         engine = _create_engine(url)
         await _make_parent_directory(url)
-    store = Store(engine, url)
+    store = Store(engine, url, SqliteWriter(url) if _is_file_sqlite(url) else None)
     try:
         with _translate_errors(message, url.password, Exception):
             await store.migrate()
@@ -183,25 +164,12 @@ def _create_engine(url: URL) -> AsyncEngine:
     # hide_parameters: bound values (article text, feed URLs with tokens) stay out of errors.
     engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":
-        sa.event.listen(engine.sync_engine, "connect", _on_sqlite_connect)
-        sa.event.listen(engine.sync_engine, "begin", _on_sqlite_begin)
+        listen_sqlite(engine.sync_engine)
     return engine
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-    # The driver's own BEGIN handling skips SELECTs and DDL; we emit BEGIN ourselves.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in _SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
-
-
-def _on_sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get(_BEGIN_IMMEDIATE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+def _is_file_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and not _is_memory(url)
 
 
 def _is_memory(url: URL) -> bool:
@@ -257,8 +225,9 @@ class Store:
     transaction. Times are passed in (`now=`), UTC-aware, and come back UTC-aware.
     """
 
-    def __init__(self, engine: AsyncEngine, url: URL) -> None:
+    def __init__(self, engine: AsyncEngine, url: URL, writer: SqliteWriter | None = None) -> None:
         self._engine = engine
+        self._writer = writer
         self._secret = url.password
         self.safe_url = _safe_url(url)
         self._closed = False
@@ -278,11 +247,18 @@ class Store:
         """The SQLAlchemy engine (for the store's own modules and tests)."""
         return self._engine
 
+    @property
+    def poll_engine(self) -> sa.Engine:
+        """The engine that commits polls' writes: on a SQLite file, the one-go writer's."""
+        return self._writer.engine if self._writer is not None else self._engine.sync_engine
+
     async def close(self) -> None:
         """Close every connection. The store cannot be used afterwards."""
         if not self._closed:
             await self._states.wait_idle()
             self._closed = True
+            if self._writer is not None:
+                await self._writer.close()
             await self._engine.dispose()
 
     async def __aenter__(self) -> Store:
@@ -304,9 +280,19 @@ class Store:
             async with self._write_lock, self._engine.connect() as plain:
                 conn = plain
                 if self._sqlite:
-                    conn = await plain.execution_options(**{_BEGIN_IMMEDIATE: True})
+                    conn = await plain.execution_options(**{BEGIN_IMMEDIATE: True})
                 async with conn.begin():
                     yield conn
+
+    async def _write_in_one_go(self, operation: str, work: Callable[[Connection], T]) -> T:
+        """`work` as one write transaction, run in one go (see `monitor.store.transact`)."""
+        if self._writer is None:
+            async with self._write(operation) as conn:
+                return await conn.run_sync(work)
+        self._check_open()
+        with _translate_errors(operation, self._secret):
+            async with self._write_lock:
+                return await self._writer.run(work)
 
     @contextlib.asynccontextmanager
     async def _read(self, operation: str) -> AsyncIterator[AsyncConnection]:
@@ -356,10 +342,10 @@ class Store:
         """
         if limit <= 0:
             return []
-        async with self._write("claiming due feeds failed") as conn:
-            return await feed_rows.claim_due_feeds(
-                conn, now=now, limit=limit, lease=lease, owner=owner
-            )
+        claim = functools.partial(
+            feed_rows.claim_due_feeds, now=now, limit=limit, lease=lease, owner=owner
+        )
+        return await self._write_in_one_go("claiming due feeds failed", claim)
 
     async def next_due_at(self, *, now: datetime) -> datetime | None:
         """The earliest time `claim_due_feeds` may return a feed; None with no enabled feed.
@@ -417,28 +403,11 @@ class Store:
         its deliveries (the outbox), and a feed turning unhealthy or recovering gets a notice
         for the `ops` notifiers, in the same transaction.
         """
-        async with self._write(f"recording the poll of feed {feed_id} failed") as conn:
-            ops = plan.ops if plan is not None else ()
-            before = await feed_rows.get_feed(conn, feed_id) if ops else None
-            if (ops and before is None) or not await feed_rows.update_feed_state(
-                conn, feed_id, update, owner=owner
-            ):
-                raise StoreError(f"no feed {feed_id} to record a poll for")
-            if before is not None:
-                await self._notify_health(conn, before, update, plan)
-            recorded = await article_rows.record_articles(
-                conn, feed_id, articles, now=update.polled_at
-            )
-            if match is not None and recorded.inserted:
-                matches = match(tuple(article for _, article in recorded.inserted))
-            if not matches or not recorded.inserted:
-                return recorded.result()
-            created = await alert_rows.record_alerts(
-                conn, recorded.inserted, matches, detected_at=update.polled_at
-            )
-            if plan is not None:
-                await outbox.create_alert_deliveries(conn, created, plan, now=update.polled_at)
-            return recorded.result(created)
+        poll = PollRecord(feed_id, update, articles, owner, plan, matches, match)
+        return await self._write_in_one_go(
+            f"recording the poll of feed {feed_id} failed",
+            functools.partial(polls.record_poll, poll=poll),
+        )
 
     async def record_state(
         self,
@@ -451,40 +420,22 @@ class Store:
         """`record_poll` for a poll that brought no articles (a 304, an unchanged body, a
         failure): the same effect, but written in a transaction shared with the other such
         polls recorded meanwhile (group commit), which is what lets a 304 cycle keep up."""
-        if not await self._states.submit(_StateRecord(feed_id, update, owner, plan)):
+        if not await self._states.submit(StateRecord(feed_id, update, owner, plan)):
             raise StoreError(f"no feed {feed_id} to record a poll for")
 
-    async def _record_states(self, records: list[_StateRecord]) -> list[bool]:
+    async def _record_states(self, records: list[StateRecord]) -> list[bool]:
         """Write a batch of `record_state` calls in one transaction; which feeds existed."""
         count = len(records)
         operation = f"recording the poll of feed {records[0].feed_id} failed"
         if count > 1:
             operation = f"recording the polls of {count} feeds failed"
-        async with self._write(operation) as conn:
-            # The rows as they were, for the ops notices: read only when someone listens.
-            watched = [r.feed_id for r in records if r.plan is not None and r.plan.ops]
-            before = await feed_rows.existing_feeds(conn, watched) if watched else {}
-            updates = [(r.feed_id, r.update, r.owner) for r in records]
-            missing = await feed_rows.update_feed_states(conn, updates)
-            for record in records:
-                if record.feed_id in before:
-                    feed = before[record.feed_id]
-                    await self._notify_health(conn, feed, record.update, record.plan)
-        return [record.feed_id not in missing for record in records]
-
-    @staticmethod
-    async def _notify_health(
-        conn: AsyncConnection, before: Feed, update: FeedStateUpdate, plan: OutboxPlan | None
-    ) -> None:
-        """The ops notice of a feed turning unhealthy or recovering, in the poll's transaction."""
-        if plan is not None and plan.ops:
-            notice = health_notice(before, update)
-            if notice is not None:
-                await outbox.create_notice_deliveries(conn, notice, plan.ops, now=update.polled_at)
+        return await self._write_in_one_go(
+            operation, functools.partial(polls.record_states, records=records)
+        )
 
     async def get_feed(self, feed_id: str) -> Feed | None:
         async with self._read("reading a feed failed") as conn:
-            return await feed_rows.get_feed(conn, feed_id)
+            return await conn.run_sync(feed_rows.get_feed, feed_id)
 
     async def list_feeds(self) -> list[FeedSummary]:
         """Every feed (disabled ones too) with its article count, ordered by id."""

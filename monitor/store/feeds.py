@@ -1,7 +1,9 @@
 """The `feeds` table: syncing it with the configuration, claiming due feeds, recording polls.
 
-Functions here take an open `AsyncConnection` inside a transaction; the `Store` owns the
-transactions, the SQLite write lock and the error translation.
+Functions here take an open connection inside a transaction; the `Store` owns the
+transactions, the SQLite write lock and the error translation. Those of the polling path
+(`claim_due_feeds`, `update_feed_state`, `update_feed_states`, `existing_feeds`, `get_feed`) are
+synchronous, on a `Connection`: the Store runs them in one go (see `monitor.store.transact`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Feed, FeedStateUpdate, FeedStatus, FeedSummary, Validators
@@ -182,8 +185,8 @@ def _unleased(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now)
 
 
-async def claim_due_feeds(
-    conn: AsyncConnection, *, now: datetime, limit: int, lease: timedelta, owner: str
+def claim_due_feeds(
+    conn: Connection, *, now: datetime, limit: int, lease: timedelta, owner: str
 ) -> list[Feed]:
     """Lease up to `limit` due feeds to `owner`, oldest due first, in one statement."""
     # FOR UPDATE SKIP LOCKED lets concurrent claimers on PostgreSQL pass each other's rows by;
@@ -202,7 +205,7 @@ async def claim_due_feeds(
         .values(lease_owner=owner, lease_until=now + lease)
         .returning(*feeds.c)
     )
-    rows = (await conn.execute(statement)).all()
+    rows = conn.execute(statement).all()
     claimed = [feed_from_row(row._mapping) for row in rows]
     # RETURNING order is unspecified.
     return sorted(claimed, key=lambda f: (f.next_poll_at or now, f.id))
@@ -264,37 +267,37 @@ async def release_claims(
     return released
 
 
-async def update_feed_state(
-    conn: AsyncConnection, feed_id: str, update: FeedStateUpdate, *, owner: str | None
+def update_feed_state(
+    conn: Connection, feed_id: str, update: FeedStateUpdate, *, owner: str | None
 ) -> bool:
     """Write one poll's outcome on the feed row and end its lease; False if no such feed."""
-    result = await conn.execute(_STATE_UPDATE, _state_values(feed_id, update, owner=owner))
+    result = conn.execute(_STATE_UPDATE, _state_values(feed_id, update, owner=owner))
     return result.rowcount == 1
 
 
-async def update_feed_states(
-    conn: AsyncConnection, updates: Sequence[tuple[str, FeedStateUpdate, str | None]]
+def update_feed_states(
+    conn: Connection, updates: Sequence[tuple[str, FeedStateUpdate, str | None]]
 ) -> set[str]:
     """`update_feed_state` for many (feed id, update, owner), as one prepared statement;
     returns the ids of the feeds that do not exist."""
     if not updates:
         return set()
     values = [_state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
-    result = await conn.execute(_STATE_UPDATE, values)
+    result = conn.execute(_STATE_UPDATE, values)
     if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
         return set()  # every row was there: no need to look (SQLite counts executemany's rows)
     wanted = [feed_id for feed_id, _, _ in updates]
     found: set[str] = set()
     for chunk in chunks(wanted):
-        found.update(await conn.scalars(sa.select(feeds.c.id).where(feeds.c.id.in_(chunk))))
+        found.update(conn.scalars(sa.select(feeds.c.id).where(feeds.c.id.in_(chunk))))
     return set(wanted) - found
 
 
-async def existing_feeds(conn: AsyncConnection, feed_ids: Sequence[str]) -> dict[str, Feed]:
+def existing_feeds(conn: Connection, feed_ids: Sequence[str]) -> dict[str, Feed]:
     """The rows of those of `feed_ids` that exist."""
     found: dict[str, Feed] = {}
     for chunk in chunks(feed_ids):
-        rows = await conn.execute(sa.select(feeds).where(feeds.c.id.in_(chunk)))
+        rows = conn.execute(sa.select(feeds).where(feeds.c.id.in_(chunk)))
         found.update((row.id, feed_from_row(row._mapping)) for row in rows)
     return found
 
@@ -374,8 +377,11 @@ async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
     return {status: int(count) for status, count in await conn.execute(query)}
 
 
-async def get_feed(conn: AsyncConnection, feed_id: str) -> Feed | None:
-    row = (await conn.execute(sa.select(feeds).where(feeds.c.id == feed_id))).first()
+_FEED_BY_ID = sa.select(feeds).where(feeds.c.id == sa.bindparam("feed_id"))
+
+
+def get_feed(conn: Connection, feed_id: str) -> Feed | None:
+    row = conn.execute(_FEED_BY_ID, {"feed_id": feed_id}).first()
     return None if row is None else feed_from_row(row._mapping)
 
 
