@@ -124,7 +124,12 @@ class Dispatcher:
             self._on_outcome(task.result())
         if not self._tasks:
             self._idle.set()
-        if self._backlog and not self._stopped and (self._refill is None or self._refill.done()):
+        if not self._backlog or self._stopped or (self._refill and not self._refill.done()):
+            return
+        # Refilled in batches, not a claim per finished poll: a claim is a write transaction.
+        limits = self._limits
+        free = limits.in_flight - len(self._tasks)
+        if free >= max(1, min(limits.batch, limits.in_flight) // 4):
             self._refill = asyncio.create_task(self.dispatch(), name="dispatch-refill")
 
     async def renew_leases(self) -> int:

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -158,3 +159,28 @@ async def test_leases_of_running_polls_are_renewed_so_no_one_else_claims_them(
     poll.gate.set()
     await dispatcher.drain(grace=5)
     assert await dispatcher.renew_leases() == 0  # nothing in flight, nothing to renew
+
+
+async def test_finished_polls_are_refilled_in_batches_not_one_claim_each(store: Store) -> None:
+    """A claim is a write transaction: with 12 feeds, 8 slots and batches of 8, slots are
+    refilled once 2 are free, never by a claim per finished poll."""
+    claims: list[int] = []
+    claim_due_feeds = store.claim_due_feeds
+
+    async def counted_claim(**kwargs: Any) -> list[Feed]:
+        feeds = await claim_due_feeds(**kwargs)
+        claims.append(kwargs["limit"])
+        return feeds
+
+    store.claim_due_feeds = counted_claim  # type: ignore[method-assign]
+    poll = GatedPoll(store)
+    dispatcher = Dispatcher(
+        store, poll, owner="a", clock=lambda: NOW, limits=DispatchLimits(in_flight=8, batch=8)
+    )
+    run = asyncio.create_task(dispatcher.run_until_idle())
+    await poll.wait_running(8)
+    poll.gate.set()
+    await asyncio.wait_for(run, 10)
+    assert sorted(poll.polled) == [f"f{n:02d}" for n in range(12)]
+    assert claims[0] == 8
+    assert all(limit >= 2 for limit in claims)

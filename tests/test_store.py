@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -723,3 +724,56 @@ async def test_store_errors_name_the_operation(store: Store) -> None:
         await store.count_articles()
 
     assert caught.value.__cause__ is not None
+
+
+# --- polls written in one go ------------------------------------------------------------------
+async def test_a_cancelled_poll_write_commits_and_holds_writes_back_until_it_ends(
+    tmp_path: Any,
+) -> None:
+    """On a SQLite file a poll's transaction runs whole on the writer's thread: cancelling the
+    caller cannot cut it short, and no other write starts before it has committed."""
+    store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'one-go.db'}")
+    try:
+        await store.sync_feeds([FeedConf("a"), FeedConf("b")], now=NOW)
+        assert sorted(await claim(store)) == ["a", "b"]
+        entered, release = threading.Event(), threading.Event()
+
+        def slow_match(inserted: Any) -> dict[str, Any]:
+            entered.set()
+            release.wait(10)
+            return {}
+
+        first = asyncio.create_task(
+            store.record_poll("a", polled(), [article("a", "k1")], owner="w1", match=slow_match)
+        )
+        assert await asyncio.to_thread(entered.wait, 10)
+        first.cancel()
+        second = asyncio.create_task(store.record_poll("b", polled(), owner="w1"))
+        # Both wait on the transaction still running on the writer's thread (a bounded check
+        # that something does not happen: nothing to wait on instead).
+        _, pending = await asyncio.wait({first, second}, timeout=0.2)
+        assert pending == {first, second}
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.wait_for(second, 10)
+        assert [a.key for a in await store.articles_for_feed("a")] == ["k1"]
+        feed_b = await store.get_feed("b")
+        assert feed_b is not None and feed_b.last_status_code == 200
+    finally:
+        await store.close()
+
+
+async def test_an_in_memory_store_records_polls_without_the_writer_thread() -> None:
+    store = await open_store("sqlite+aiosqlite://")
+    try:
+        assert store.poll_engine is store.engine.sync_engine
+        await store.sync_feeds([FeedConf("a")], now=NOW)
+        assert await claim(store) == ["a"]
+        result = await store.record_poll("a", polled(), [article("a", "k1")], owner="w1")
+        assert [a.key for a in result.inserted] == ["k1"]
+        await store.record_state("a", polled(status_code=304), owner="w1")
+        feed = await store.get_feed("a")
+        assert feed is not None and feed.last_status_code == 304
+    finally:
+        await store.close()
