@@ -181,32 +181,40 @@ async def _disable(conn: AsyncConnection, feed_ids: Sequence[str], now: datetime
         )
 
 
-def _unleased(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now)
+def _claim_statement() -> sa.Update:
+    """The claim of `claim_due_feeds`, built once (building it cost as much as running it)."""
+    now = sa.bindparam("now", type_=UtcDateTime())
+    # FOR UPDATE SKIP LOCKED lets concurrent claimers on PostgreSQL pass each other's rows by;
+    # SQLite drops the clause, and the caller's write lock serialises the claimers there.
+    due = (
+        sa.select(feeds.c.id)
+        .where(
+            feeds.c.enabled == sa.true(),
+            feeds.c.next_poll_at <= now,
+            sa.or_(feeds.c.lease_until.is_(None), feeds.c.lease_until <= now),
+        )
+        .order_by(feeds.c.next_poll_at, feeds.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer()))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    return (
+        sa.update(feeds)
+        .where(feeds.c.id == due.c.id)
+        .values(lease_owner=sa.bindparam("owner"), lease_until=sa.bindparam("until"))
+        .returning(*feeds.c)
+    )
+
+
+_CLAIM = _claim_statement()
 
 
 def claim_due_feeds(
     conn: Connection, *, now: datetime, limit: int, lease: timedelta, owner: str
 ) -> list[Feed]:
     """Lease up to `limit` due feeds to `owner`, oldest due first, in one statement."""
-    # FOR UPDATE SKIP LOCKED lets concurrent claimers on PostgreSQL pass each other's rows by;
-    # SQLite drops the clause, and the caller's write lock serialises the claimers there.
-    due = (
-        sa.select(feeds.c.id)
-        .where(feeds.c.enabled == sa.true(), feeds.c.next_poll_at <= now, _unleased(now))
-        .order_by(feeds.c.next_poll_at, feeds.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-    )
-    statement = (
-        sa.update(feeds)
-        .where(feeds.c.id == due.c.id)
-        .values(lease_owner=owner, lease_until=now + lease)
-        .returning(*feeds.c)
-    )
-    rows = conn.execute(statement).all()
-    claimed = [feed_from_row(row._mapping) for row in rows]
+    parameters = {"now": now, "limit": limit, "owner": owner, "until": now + lease}
+    claimed = [feed_from_row(row._mapping) for row in conn.execute(_CLAIM, parameters)]
     # RETURNING order is unspecified.
     return sorted(claimed, key=lambda f: (f.next_poll_at or now, f.id))
 
