@@ -1,8 +1,10 @@
-"""The `Store`: one async engine, its transactions, its migrations, its errors.
+"""The `Store`: its async engine, its transactions, its migrations, its errors.
 
 SQLite (aiosqlite, WAL) and PostgreSQL (asyncpg) run the same statements. SQLite has one writer:
 writes are serialised in-process by a lock and start with BEGIN IMMEDIATE, so that a transaction
 never has to upgrade a read lock (which fails with "database is locked" instead of waiting).
+The polling path's writes on a SQLite file run in one go on a thread of their own
+(`monitor.store.transact`).
 """
 
 from __future__ import annotations
