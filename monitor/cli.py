@@ -1,41 +1,102 @@
-"""The `monitor` command: run, once, check, feeds, test-rule, and (from `cli_delivery`) alerts,
-deliveries, silence and notify-test. Exit 0 on success, 2 on bad config."""
+"""The `monitor` command: run, once, check, feeds, test-rule, demo, and (from `cli_delivery` and
+`cli_status`) alerts, deliveries, silence, notify-test and status. Exit 0 on success, 2 on bad
+config.
+
+Start-up is kept cheap: this module imports click and nothing heavy. Each command imports what
+it needs when it runs, and the commands of the other modules are imported only when called, so
+`monitor --version` and `monitor --help` cost about what Python's own start-up does.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import logging
-import signal
+import importlib
 import sys
-from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from monitor import __version__, cli_delivery, cli_status, testrule
-from monitor.cli_common import (
-    EXIT_CONFIG,
-    Loaded,
-    config_option,
-    load,
-    opened_store,
-    print_table,
-    run_async,
-    table,
-)
-from monitor.config import MonitorConfig, Settings
-from monitor.logging import configure_logging
-from monitor.models import Article, Feed, FeedSummary, PollOutcome
-from monitor.pipeline import utc_now
-from monitor.service import PollTally, Service
-from monitor.views import feed_json, iso
+from monitor import __version__
+from monitor.cli_options import config_option
 
-log = logging.getLogger("monitor")
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Sequence
+
+    from monitor.cli_common import Loaded
+    from monitor.config import MonitorConfig, Settings
+    from monitor.models import Article, Feed, FeedSummary, PollOutcome
+    from monitor.service import PollTally
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _log() -> logging.Logger:
+    import logging  # here: the logging package is not needed by --version and --help
+
+    return logging.getLogger("monitor")
+
+
+# Commands defined in other modules: name -> (module, attribute, first paragraph of its help).
+# The module is imported when the command runs; `monitor --help` shows the text given here
+# (tests/test_cli_startup.py checks it against the command's own).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "alerts": (
+        "monitor.cli_delivery",
+        "alerts",
+        "Recent alerts, newest first, with the state of each delivery.",
+    ),
+    "deliveries": (
+        "monitor.cli_delivery",
+        "deliveries",
+        "The outbox: list deliveries, re-queue dead ones.",
+    ),
+    "notify-test": (
+        "monitor.cli_delivery",
+        "notify_test",
+        "Send a sample alert to NOTIFIER now and show the receiver's answer (exit 1 if refused).",
+    ),
+    "silence": (
+        "monitor.cli_delivery",
+        "silence",
+        "Silence a rule for a while: its alerts are stored, not sent.",
+    ),
+    "status": (
+        "monitor.cli_status",
+        "status",
+        "Feeds by status, deliveries by state, alerts; with --cluster, each replica's id, host, "
+        "last heartbeat and the leases it holds.",
+    ),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports the module of a command in `LAZY_COMMANDS` only when it is called
+    (or its own --help is asked for); the group's --help lists it from its summary."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, attribute, _ = LAZY_COMMANDS[cmd_name]
+            command = getattr(importlib.import_module(module), attribute)
+            assert isinstance(command, click.Command) and command.name == cmd_name
+            self.add_command(command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command = self.commands.get(name) or click.Command(name, help=LAZY_COMMANDS[name][2])
+            if not command.hidden:
+                rows.append((name, command))
+        if rows:  # as click lays them out
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, c.get_short_help_str(limit)) for name, c in rows])
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="monitor")
 def main() -> None:
     """Feed monitor: polls news feeds, matches watch rules, delivers alerts."""
@@ -52,7 +113,7 @@ def _describe(config: MonitorConfig) -> str:
 
 
 async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
-    log.info("feed %s: %d new articles", feed.id, len(articles), extra={"feed_id": feed.id})
+    _log().info("feed %s: %d new articles", feed.id, len(articles), extra={"feed_id": feed.id})
 
 
 @main.command()
@@ -60,13 +121,20 @@ async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM or SIGINT (a second signal stops at once); SIGHUP or a
     change to the config files reloads the configuration."""
+    from monitor.cli_common import load, run_async
+
     loaded = load(config_path)
-    log.info("monitor %s starting; %s", __version__, _describe(loaded.config))
+    _log().info("monitor %s starting; %s", __version__, _describe(loaded.config))
     run_async(_serve(loaded))
-    log.info("monitor stopped")
+    _log().info("monitor stopped")
 
 
 async def _serve(loaded: Loaded) -> None:
+    import asyncio
+    import signal
+
+    from monitor.service import Service
+
     stop, force = asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -74,7 +142,7 @@ async def _serve(loaded: Loaded) -> None:
         if stop.is_set():
             force.set()
             return
-        log.info("received %s: shutting down", signal.Signals(signum).name)
+        _log().info("received %s: shutting down", signal.Signals(signum).name)
         stop.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -94,12 +162,16 @@ async def _serve(loaded: Loaded) -> None:
 @config_option
 def once(config_path: Path | None) -> None:
     """Poll every feed once, record new articles, print a summary, and exit."""
+    from monitor.cli_common import load, run_async
+    from monitor.service import Service
+
     loaded = load(config_path)
-    log.info("%s", _describe(loaded.config))
+    _log().info("%s", _describe(loaded.config))
     if not sys.stderr.isatty():  # a pipe, a file, cron: plain lines only
         service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
         _print_tally(run_async(service.once()))
         return
+    from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     with Progress(
@@ -137,6 +209,8 @@ def _print_tally(tally: PollTally) -> None:
 @config_option
 def check(config_path: Path | None) -> None:
     """Validate settings, monitor.yaml, rules and environment variables."""
+    from monitor.cli_common import load
+
     config = load(config_path, logs=False).config
     source = "embedded default" if config.embedded else str(config.source)
     click.echo(
@@ -151,21 +225,33 @@ def check(config_path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
     """Show each feed's health: last poll, status, errors, articles, next poll."""
+    from monitor.cli_common import load, run_async
+
     loaded = load(config_path)
     summaries = run_async(_feed_summaries(loaded.settings, loaded.config))
     if as_json:
+        import json
+
+        from monitor.views import feed_json
+
         click.echo(json.dumps([feed_json(s) for s in summaries], indent=2))
     else:
         _print_feed_table(summaries)
 
 
 async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[FeedSummary]:
+    from monitor.cli_common import opened_store
+    from monitor.pipeline import utc_now
+
     async with opened_store(settings) as store:
         await store.sync_feeds(config.feeds, now=utc_now())
         return await store.list_feeds()
 
 
 def _print_feed_table(summaries: list[FeedSummary]) -> None:
+    from monitor.cli_common import print_table, table
+    from monitor.views import iso
+
     grid = table("id", "url", "last poll", "status", "errors", "articles", "next poll")
     for summary in summaries:
         feed = summary.feed
@@ -209,6 +295,12 @@ def test_rule(
     """
     if sum(source is not None for source in (file, url, text)) != 1:
         raise click.UsageError("give exactly one of --file, --url and --text")
+    import asyncio
+    import json
+
+    from monitor import testrule
+    from monitor.cli_common import EXIT_CONFIG, load
+
     loaded = load(config_path, logs=False)
     try:
         feed = testrule.feed_context(loaded.config, feed_id)
@@ -245,11 +337,12 @@ def demo(keep: Path | None, verbose: bool) -> None:
     without alerting; then a breaking item matches the example rule caucasus-peace, and the
     alert goes to the console and to a local webhook catcher.
     """
-    from monitor.demo import run_demo  # its local servers need aiohttp.web: not at start-up
+    from monitor.cli_common import run_async
+    from monitor.demo import run_demo
+    from monitor.logging import configure_logging
 
     configure_logging("INFO" if verbose else "WARNING")
     run_async(run_demo(sys.stdout, workdir=keep))
 
 
-for command in (*cli_delivery.COMMANDS, cli_status.status, demo):
-    main.add_command(command)
+main.add_command(demo)

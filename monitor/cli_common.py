@@ -32,14 +32,6 @@ from monitor.store import Store, open_store
 T = TypeVar("T")
 EXIT_CONFIG = 2
 
-config_option = click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="monitor.yaml to use (default: $MONITOR_CONFIG, else ./monitor.yaml, else built-in).",
-)
-
 
 def fail_config(error: ConfigError) -> NoReturn:
     errors = error.errors if isinstance(error, ConfigErrors) else (error,)

@@ -13,7 +13,6 @@ from typing import Any
 import click
 
 from monitor.cli_common import (
-    config_option,
     fail_config,
     load,
     opened_store,
@@ -21,6 +20,7 @@ from monitor.cli_common import (
     run_async,
     table,
 )
+from monitor.cli_options import config_option
 from monitor.config import MonitorConfig, Settings
 from monitor.config.settings import parse_duration
 from monitor.config.validate import suggestion

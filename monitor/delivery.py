@@ -1,5 +1,8 @@
 """Delivery wired from the configuration: the notifiers, the outbox plan, the worker and the
 periodic jobs (digests by `every`/`cron`, the rate cap's overflow summaries, silence cleanup).
+
+Each notifier type's module (and its libraries: aiohttp, jinja2, aiosmtplib), the webhooks' HTTP
+client and APScheduler are loaded only when the configuration uses them.
 """
 
 from __future__ import annotations
@@ -9,14 +12,8 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-import httpx
-from apscheduler.jobstores.base import JobLookupError
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.base import BaseTrigger
-from apscheduler.triggers.interval import IntervalTrigger
-
-from monitor.config import MonitorConfig, Settings
 from monitor.config.notifiers import (
     crontab_trigger,
     delivery_policy,
@@ -33,14 +30,17 @@ from monitor.notify.base import (
     Notifier,
     WebhookOptions,
 )
-from monitor.notify.console import ConsoleNotifier
-from monitor.notify.email import EmailNotifier, SmtpSettings
-from monitor.notify.file import FileNotifier
-from monitor.notify.formats import load_template
-from monitor.notify.webhook import WebhookNotifier, create_webhook_client
 from monitor.notify.worker import DeliveryLimits, DeliveryWorker
 from monitor.pipeline import utc_now
-from monitor.store import Store
+
+if TYPE_CHECKING:
+    import httpx
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+    from apscheduler.triggers.base import BaseTrigger
+
+    from monitor.config import MonitorConfig, Settings
+    from monitor.notify.email import SmtpSettings
+    from monitor.store import Store
 
 __all__ = [
     "Delivery",
@@ -49,6 +49,7 @@ __all__ = [
     "digest_trigger",
     "gather_digest",
     "gather_overflow",
+    "needs_webhook_client",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,20 +68,29 @@ def build_plan(config: MonitorConfig) -> OutboxPlan:
     return OutboxPlan(routes=routes, held=held, realert=realert, ops=config.ops_notify)
 
 
+def needs_webhook_client(config: MonitorConfig) -> bool:
+    """Whether `build_notifiers` needs an HTTP client: only webhook notifiers use one."""
+    return any(entry.type == "webhook" for entry in config.notifiers)
+
+
 def build_notifiers(
-    config: MonitorConfig, settings: Settings, client: httpx.AsyncClient
+    config: MonitorConfig, settings: Settings, client: httpx.AsyncClient | None
 ) -> dict[str, Notifier]:
-    """One notifier per `notifiers:` entry. Raises ConfigError for what only shows now: an
-    email notifier without SMTP settings, a template that does not compile."""
+    """One notifier per `notifiers:` entry; webhooks share `client` (see `needs_webhook_client`).
+    Raises ConfigError for what only shows now: an email notifier without SMTP settings, a
+    template that does not compile."""
     notifiers: dict[str, Notifier] = {}
     smtp: SmtpSettings | None = None
     folder = notifier_base_dir(config.source, embedded=config.embedded)  # as `check` resolves
     for entry in config.notifiers:
         options = notifier_options(entry, folder)
         if isinstance(options, WebhookOptions):
-            template = load_template(options.template) if options.template else None
-            notifiers[entry.id] = WebhookNotifier(entry.id, options, client, template)
+            if client is None:
+                raise ValueError(f'notifier "{entry.id}": a webhook needs an HTTP client')
+            notifiers[entry.id] = _webhook_notifier(entry.id, options, client)
         elif isinstance(options, EmailOptions):
+            from monitor.notify.email import EmailNotifier, SmtpSettings
+
             if smtp is None:
                 try:
                     smtp = SmtpSettings.from_settings(settings)
@@ -88,10 +98,24 @@ def build_notifiers(
                     raise ConfigError(f'notifier "{entry.id}": {exc}') from None
             notifiers[entry.id] = EmailNotifier(entry.id, options, smtp)
         elif isinstance(options, FileOptions):
+            from monitor.notify.file import FileNotifier
+
             notifiers[entry.id] = FileNotifier(entry.id, options)
         elif isinstance(options, ConsoleOptions):
+            from monitor.notify.console import ConsoleNotifier
+
             notifiers[entry.id] = ConsoleNotifier(entry.id)
     return notifiers
+
+
+def _webhook_notifier(
+    notifier_id: str, options: WebhookOptions, client: httpx.AsyncClient
+) -> Notifier:
+    from monitor.notify.formats import load_template
+    from monitor.notify.webhook import WebhookNotifier
+
+    template = load_template(options.template) if options.template else None
+    return WebhookNotifier(notifier_id, options, client, template)
 
 
 def digest_trigger(policy: DeliveryPolicy) -> BaseTrigger | None:
@@ -101,6 +125,8 @@ def digest_trigger(policy: DeliveryPolicy) -> BaseTrigger | None:
     if policy.cron is not None:
         return crontab_trigger(policy.cron)
     assert policy.every is not None
+    from apscheduler.triggers.interval import IntervalTrigger
+
     return IntervalTrigger(seconds=policy.every.total_seconds(), timezone="UTC")
 
 
@@ -149,7 +175,10 @@ class Delivery:
         self._clock = clock
         self._client: httpx.AsyncClient | None = None
         if notifiers is None:
-            self._client = create_webhook_client(settings.user_agent)
+            if needs_webhook_client(config):
+                from monitor.notify.webhook import create_webhook_client
+
+                self._client = create_webhook_client(settings.user_agent)
             notifiers = build_notifiers(config, settings, self._client)
         self.notifiers = dict(notifiers)
         self.policies = {n.id: delivery_policy(n) for n in config.notifiers}
@@ -245,6 +274,8 @@ class Delivery:
                 await self._task
             self._task = None
         if self._scheduler is not None:
+            from apscheduler.jobstores.base import JobLookupError
+
             for job_id in self._job_ids:
                 with contextlib.suppress(JobLookupError):
                     self._scheduler.remove_job(job_id)

@@ -12,11 +12,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from typing import TYPE_CHECKING, Protocol
 
 from monitor.models import Feed, PollOutcome
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,9 @@ def create_scheduler(
 ) -> AsyncIOScheduler:
     """An APScheduler that ticks the dispatcher and renews its leases (every third of `lease`).
     Periodic jobs of later stages join here."""
+    # Imported here: only `run` has periodic jobs (`once` drains the dispatcher without them).
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
     scheduler = AsyncIOScheduler(timezone="UTC")
     if lease is not None:
         scheduler.add_job(

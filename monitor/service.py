@@ -18,15 +18,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-
 from monitor import __version__
 from monitor.config import ConfigError, ConfigErrors, MonitorConfig, Settings, load_config
 from monitor.delivery import Delivery
 from monitor.errors import StoreError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
-from monitor.metrics import Metrics
 from monitor.models import Article, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
@@ -37,11 +34,17 @@ from monitor.store import Store, open_store
 from monitor.store.single import DaemonLock
 
 if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from monitor.metrics import Metrics
     from monitor.status import StatusServer
 
 log = logging.getLogger(__name__)
 
 HEARTBEAT = timedelta(seconds=10)  # how often a running replica says it is alive
+# Bodies parsed in a thread before the parser's process pool starts: a `once` in which only a
+# few feeds changed starts no process (see FeedParser's `inline_jobs`).
+INLINE_PARSES = 8
 
 
 async def _watch_for_reloads(
@@ -137,7 +140,8 @@ class Service:
         self._poller: Poller | None = None
         self._scheduler: AsyncIOScheduler | None = None
         self._reload_lock = asyncio.Lock()
-        self.metrics = Metrics(__version__)
+        # Made by `run`, for its status server; `once` has nobody to show them to.
+        self.metrics: Metrics | None = None
         self.status: StatusServer | None = None
 
     @property
@@ -181,7 +185,7 @@ class Service:
         )
         client = create_client(user_agent=settings.user_agent, timeouts=timeouts, limits=limits)
         self._stack.push_async_callback(client.aclose)
-        parser = FeedParser(use_processes=self._parse_in_processes)
+        parser = FeedParser(use_processes=self._parse_in_processes, inline_jobs=INLINE_PARSES)
         self._stack.push_async_callback(parser.aclose)
         poller = self._poller = Poller(
             self._store,
@@ -218,7 +222,7 @@ class Service:
             self.settings,
             notifiers=self._notifiers,
             clock=self._clock,
-            on_outcome=self.metrics.observe_delivery,
+            on_outcome=self.metrics.observe_delivery if self.metrics is not None else None,
             owner=f"{self.owner}/deliver",
         )
 
@@ -235,6 +239,9 @@ class Service:
         """The daemon: poll and deliver until `stop` is set, reloading the configuration on
         `reload` (SIGHUP) or when its files change; then finish in-flight polls and deliveries
         within the grace period (cut short when `force` is set) and close everything."""
+        from monitor.metrics import Metrics  # prometheus_client: only the daemon serves them
+
+        metrics = self.metrics = Metrics(__version__)
         await self.start()
         try:
             dispatcher = self._dispatcher
@@ -257,7 +264,7 @@ class Service:
             watcher = asyncio.create_task(
                 _watch_for_reloads(lambda: self.config, self.reload, reload or asyncio.Event())
             )
-            self.metrics.observe_reload(ok=True, at=self._clock())
+            metrics.observe_reload(ok=True, at=self._clock())
             try:
                 await dispatcher.dispatch()
                 await stop.wait()
@@ -292,6 +299,7 @@ class Service:
         address = self.settings.status_addr
         if not address:
             return
+        assert self.metrics is not None, "made by run()"
 
         async def checks() -> dict[str, bool]:
             return {"config": True, "scheduler": scheduler.running}
@@ -319,7 +327,8 @@ class Service:
                 for error in errors:
                     log.error("reload refused: %s", error)
                 log.error("keeping the running configuration (%d errors)", len(errors))
-                self.metrics.observe_reload(ok=False, at=self._clock())
+                if self.metrics is not None:
+                    self.metrics.observe_reload(ok=False, at=self._clock())
                 return False
             report = await self.store.sync_feeds(config.feeds, now=self._clock())
             old, self._delivery = self._delivery, delivery
@@ -329,7 +338,8 @@ class Service:
                 self._poller.plan = delivery.plan
             if old is not None:
                 await old.stop(self.settings.shutdown_grace)
-            self.metrics.observe_reload(ok=True, at=self._clock())
+            if self.metrics is not None:
+                self.metrics.observe_reload(ok=True, at=self._clock())
             log.info(
                 "configuration reloaded: %d feeds (%d added, %d updated, %d removed), %d rules",
                 len(config.feeds),
@@ -383,7 +393,8 @@ class Service:
 
     def _count(self, outcome: PollOutcome) -> None:
         self.tally.add(outcome)
-        self.metrics.observe_poll(outcome)
+        if self.metrics is not None:
+            self.metrics.observe_poll(outcome)
         if self._on_outcome is not None:
             self._on_outcome(outcome)
         if self._delivery is not None:

@@ -14,8 +14,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 
-from apscheduler.triggers.cron import CronTrigger
-
 from monitor.config.files import Located
 from monitor.config.settings import DURATION_HINT, parse_duration
 from monitor.config.validate import Checker, one_of, shown_url, suggestion, url_problem
@@ -32,6 +30,8 @@ from monitor.notify.signing import signing_key
 from monitor.redact import REDACTED, redact_url
 
 if TYPE_CHECKING:
+    from apscheduler.triggers.cron import CronTrigger
+
     from monitor.config.schema import NotifierConfig
 
 __all__ = [
@@ -399,6 +399,9 @@ def crontab_trigger(expression: str) -> CronTrigger:
     fields = expression.split()
     if len(fields) != 5:
         raise ValueError(f"expected 5 fields, found {len(fields)}")
+    # Imported here: APScheduler is needed only by a configuration with a digest on `cron`.
+    from apscheduler.triggers.cron import CronTrigger
+
     minute, hour, day, month, weekday = fields
     return CronTrigger(
         minute=minute,

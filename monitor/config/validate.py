@@ -44,7 +44,7 @@ def url_problem(value: str) -> str | None:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         return "is not a URL: expected http://host/... or https://host/..."
-    if any(ch.isspace() for ch in value):
+    if any(map(str.isspace, value)):
         return "is not a URL: it contains whitespace (encode spaces as %20)"
     if not parts.scheme:
         return "is not a URL: it needs http:// or https:// in front"
@@ -64,7 +64,7 @@ def term_problem(text: str) -> str | None:
     core = core.removesuffix("*")
     if "*" in core:
         return 'has "*" inside: "*" only works at the end of a term, where it makes a prefix'
-    letters = sum(ch.isalnum() for ch in core)
+    letters = sum(map(str.isalnum, core))
     if not letters:
         return "has no letters or digits: it would match nothing"
     if prefix and (letters < PREFIX_MIN_LETTERS or not core[-1].isalnum()):
