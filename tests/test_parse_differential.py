@@ -24,7 +24,10 @@ from hypothesis import strategies as st
 from monitor.errors import ParseError
 from monitor.models import ParsedFeed
 from monitor.parse import parse_feed
-from monitor.parse.fast import FEEDPARSER_HANDLERS, _FeedReader, clean_html, parse_fast
+from monitor.parse.elements import FeedReader
+from monitor.parse.fast import parse_fast
+from monitor.parse.reader import FEEDPARSER_HANDLERS
+from monitor.parse.sanitize import _clean_simple_html, clean_html
 from monitor.parse.syndication import parse_syndication
 from tests.conftest import CORPUS
 
@@ -36,8 +39,6 @@ DECLINED_REAL = {
     "real/headlines/fox_2020-05-18_MALFORMED.xml": "cut short: feedparser's loose parser",
     "real/headlines/latimes_2021-10-17_MALFORMED.xml": "an HTML page",
     "real/headlines/nzherald_2020-04-28_MALFORMED.xml": "cut short: feedparser's loose parser",
-    "real/miniflux/no_encoding_ISO-8859-1.xml": "not UTF-8, no declaration: feedparser guesses",
-    "real/rss-parser/uolNoticias.rss": "not UTF-8, no declaration: feedparser guesses",
 }
 
 
@@ -132,6 +133,40 @@ def test_server_charset_does_not_change_an_accepted_feed(path: str) -> None:
         assert_same_feed(fast, feedparser_result(body, content_type))
 
 
+UNDECLARED_LATIN1 = ["real/miniflux/no_encoding_ISO-8859-1.xml", "real/rss-parser/uolNoticias.rss"]
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", UNDECLARED_LATIN1)
+def test_undeclared_encoding_is_read_as_feedparser_guesses_it(path: str) -> None:
+    """Not UTF-8, no declaration, no charset: feedparser reads windows-1252, and says so."""
+    body = (FEEDS / path).read_bytes()
+    for content_type in (None, "application/rss+xml", "text/xml"):
+        fast = parse_fast(body, feed_id="f", url=URL, content_type=content_type)
+        assert fast is not None
+        assert fast.warning == (
+            "CharacterEncodingOverride: document declared as utf-8, but parsed as windows-1252"
+        )
+        assert_same_feed(fast, feedparser_result(body, content_type))
+        assert parse_feed(body, feed_id="f", url=URL, content_type=content_type) == fast
+
+
+@needs_corpus
+@pytest.mark.parametrize("path", UNDECLARED_LATIN1)
+def test_server_charset_for_an_undeclared_encoding_goes_to_feedparser(path: str) -> None:
+    body = (FEEDS / path).read_bytes()
+    content_type = "text/xml; charset=iso-8859-15"
+    assert parse_fast(body, feed_id="f", url=URL, content_type=content_type) is None
+    via_parse_feed = parse_feed(body, feed_id="f", url=URL, content_type=content_type)
+    assert via_parse_feed == feedparser_result(body, content_type)
+
+
+def test_bytes_windows_1252_leaves_undefined_go_to_feedparser() -> None:
+    body = b'<rss version="2.0"><channel><title>Caf\xe9 \x81</title></channel></rss>'
+    assert parse_fast(body, feed_id="f", url=URL) is None
+    assert parse_feed(body, feed_id="f", url=URL) == feedparser_result(body)
+
+
 # ---- hand-made documents ------------------------------------------------------------------------
 def rss(
     items: str,
@@ -172,6 +207,10 @@ ACCEPTED = {
         b'<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel><title>x'
         b"</title><item><title>\x93Quoted\x94 \x96 dash \x80</title><link>https://e.com/1</link>"
         b"</item></channel></rss>"
+    ),
+    "latin1_undeclared": (  # read as windows-1252, with feedparser's warning
+        b'<rss version="2.0"><channel><title>Caf\xe9</title><item><title>\x93q\x94</title>'
+        b"<guid>1</guid></item></channel></rss>"
     ),
     "gb2312_declared": (
         '<?xml version="1.0" encoding="gb2312"?><rss version="2.0"><channel><title>新闻'
@@ -340,7 +379,6 @@ ACCEPTED = {
 }
 
 DECLINED = {
-    "latin1_undeclared": b'<rss version="2.0"><channel><title>Caf\xe9</title></channel></rss>',
     "doctype_entities": (
         b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY e "expanded">]>'
         b'<rss version="2.0"><channel><title>&e;</title></channel></rss>'
@@ -435,7 +473,7 @@ def test_fast_path_leaves_nothing_to_the_network() -> None:
 
 def test_every_ported_handler_is_one_feedparser_has() -> None:
     """A handler ported for an element feedparser does not handle would be an invention."""
-    reader = _FeedReader(URL, {})
+    reader = FeedReader(URL, {})
     assert {f"_start_{key}" for key in reader.starts} <= FEEDPARSER_HANDLERS
     assert {f"_end_{key}" for key in reader.ends} <= FEEDPARSER_HANDLERS
 
@@ -594,7 +632,44 @@ HTML_PIECES += [
     "<a rel='NoFollow' type=TEXT/HTML>",
     "<p lang=EN>",
 ]
+SVG_PIECES = [
+    "<svg>",
+    "</svg>",
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">',
+    "<svg xmlns='urn:other'>",
+    '<svg xmlns="">',
+    "<SVG Width=10 PreserveAspectRatio=none>",
+    "<path d='M0 0L1 1Z'/>",
+    '<path d="M0 0" fill="none" stroke-width="2"></path>',
+    "</path>",
+    "<g>",
+    "</g>",
+    "<g/>",
+    "<linearGradient id=g gradientUnits=x>",
+    "</linearGradient>",
+    "<stop offset=0 stop-color=red />",
+    '<use xlink:href="#a"/>',
+    '<use xlink:href="javascript:x()" xmlns:xlink="urn:x">',
+    "<rect style='fill: red; color: blue; stroke-width: 2' onclick=x>",
+    '<a href="/x" xlink:href="/y" target=_blank>',
+    '<p style="fill: red; color: blue">',
+    "<title>",
+    "</title>",
+    "<text x=1>",
+    "</text>",
+    "<foreignObject>",
+    "</foreignObject>",
+    "<defs>",
+    "</defs>",
+    "<circle r=1 class=c id=x>",
+    '<image xlink:href="/i.png" width=1>',
+    "<font-face>",
+    "<svg:rect>",
+]
 html_fragments = st.lists(st.sampled_from(HTML_PIECES), max_size=12).map("".join)
+svg_fragments = st.lists(
+    st.sampled_from([*SVG_PIECES, *SVG_PIECES, *HTML_PIECES]), max_size=14
+).map("".join)
 BASES = ["https://example.com/news/feed.xml", "http://e.com", "", "file:///tmp/f.xml"]
 
 
@@ -606,6 +681,42 @@ def test_clean_html_matches_feedparser_passes(markup: str, base: str) -> None:
         resolve_relative_uris(markup, base, "utf-8", "text/html"), "utf-8", "text/html"
     )
     assert clean_html(markup, base, "text/html") == expected
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(svg_fragments, st.sampled_from(BASES))
+def test_clean_html_matches_feedparser_passes_on_inline_svg(markup: str, base: str) -> None:
+    markup = markup.strip()
+    expected = _sanitize_html(
+        resolve_relative_uris(markup, base, "utf-8", "text/html"), "utf-8", "text/html"
+    )
+    assert clean_html(markup, base, "text/html") == expected
+
+
+def test_long_tags_are_cleaned_as_feedparser_cleans_them() -> None:
+    """Past the length the tag cache keeps, tags are cleaned each time, the same way."""
+    markup = f'<p title="{"x" * 3000}">a &amp; b</p>< c{"y" * 3000}> <a href="/{"z" * 3000}">l</a>'
+    cleaned = _clean_simple_html(markup, URL)
+    assert cleaned is not None
+    assert cleaned == _sanitize_html(
+        resolve_relative_uris(markup, URL, "utf-8", "text/html"), "utf-8", "text/html"
+    )
+
+
+def test_inline_svg_is_cleaned_without_feedparser() -> None:
+    """SVG's camel-case names come back, its elements pass inside <svg> and nowhere else."""
+    markup = (
+        '<p>x<svg viewBox="0 0 1 1" onload="evil()"><linearGradient id="g"></linearGradient>'
+        '<path d="M0 0" style="fill: red"></path></svg><path d="M1 1"></path></p>'
+    )
+    cleaned = _clean_simple_html(markup, URL)
+    assert cleaned == (
+        '<p>x<svg viewBox="0 0 1 1" xmlns="http://www.w3.org/2000/svg">'
+        '<linearGradient id="g"></linearGradient><path d="M0 0"></path></svg></p>'
+    )
+    assert cleaned == _sanitize_html(
+        resolve_relative_uris(markup, URL, "utf-8", "text/html"), "utf-8", "text/html"
+    )
 
 
 DATES = ["Tue, 10 Jun 2003 04:00:00 GMT", "2003-06-10T04:00:00Z", "2003/6/10", "junk", ""]

@@ -34,7 +34,7 @@ def parse_feed(
     # The fast path declines documents with a DTD (so any with entities) before parsing them;
     # parse_syndication checks their expansion before feedparser runs.
     try:
-        fast = parse_fast(body, feed_id=feed_id, url=url)
+        fast = parse_fast(body, feed_id=feed_id, url=url, content_type=content_type)
     except Exception:  # a fast-path bug on odd input must not lose a feed that feedparser reads
         fast = None
     if fast is not None:

@@ -11,13 +11,13 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
-from urllib.parse import urljoin
 
 from monitor.errors import ParseError
 from monitor.models import Article, ParsedFeed
 from monitor.parse.normalize import (
     build_article,
     html_to_text,
+    joined_url,
     link_base,
     parse_date,
     plain_text,
@@ -61,7 +61,7 @@ def parse_json_feed(body: bytes, *, feed_id: str, url: str) -> ParsedFeed:
     return ParsedFeed(
         format=FORMATS.get(number, "json"),
         title=plain_text(_string(document.get("title")) or ""),
-        link=urljoin(base, home) if home else None,
+        link=joined_url(base, home) if home else None,
         language=language,
         articles=unique_by_key(articles),
         warning=warning,
@@ -116,7 +116,7 @@ def _article(
         feed_id=feed_id,
         feed_url=url,
         guid=_identifier(item.get("id")),
-        link=urljoin(url, link) if link else None,
+        link=joined_url(url, link) if link else None,
         title=plain_text(_string(item.get("title")) or ""),
         summary=html.escape(summary_text, quote=False),
         content=content,

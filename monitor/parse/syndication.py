@@ -64,6 +64,9 @@ def _get(node: Node | None, key: str, default: Any = None) -> Any:
     return dict.get(node, key, default) if node is not None else default
 
 
+_dict_get = dict.get  # the same, where the node is known (a C call, no Python frame)
+
+
 def parse_syndication(
     body: bytes, *, feed_id: str, url: str, content_type: str | None
 ) -> ParsedFeed:
@@ -111,7 +114,7 @@ def parsed_feed(
     )
     return ParsedFeed(
         format=version or "unknown",
-        title=_text(feed, "title"),
+        title=_text(feed, "title", "title_detail"),
         link=_get(feed, "link") or None,
         language=language,
         articles=unique_by_key(articles),
@@ -128,34 +131,34 @@ def _article(
     language: str | None,
     feed_authors: tuple[str, ...],
 ) -> Article:
-    summary, summary_text = _html_and_text(_get(entry, "summary_detail"), entry, "summary")
-    content, content_text = _html_and_text(_first_content(_get(entry, "content")))
+    get = _dict_get
+    summary, summary_text = _html_and_text(get(entry, "summary_detail"), entry, "summary")
+    content, content_text = _html_and_text(_first_content(get(entry, "content")))
+    tags = get(entry, "tags")
     return build_article(
         feed_id=feed_id,
         feed_url=url,
-        guid=_get(entry, "id"),
-        link=_get(entry, "link"),
-        title=_text(entry, "title"),
+        guid=get(entry, "id"),
+        link=get(entry, "link"),
+        title=_text(entry, "title", "title_detail"),
         summary=summary,
         content=content,
         summary_text=summary_text,
         content_text=content_text,
         authors=_authors(entry) or feed_authors,
-        tags=unique_names(
-            _get(tag, "term") or _get(tag, "label") for tag in _get(entry, "tags", ())
-        ),
-        published=_date(entry, "published"),
-        updated=_date(entry, "updated"),
+        tags=unique_names(get(tag, "term") or get(tag, "label") for tag in tags) if tags else (),
+        published=_date(entry, "published", "published_parsed"),
+        updated=_date(entry, "updated", "updated_parsed"),
         language=_detail_language(entry) or language,
     )
 
 
-def _date(entry: Node, name: str) -> datetime | None:
+def _date(entry: Node, name: str, parsed: str) -> datetime | None:
     """feedparser's parsed date, except for "2020/1/10 14:33:00", which it reads as 1 November."""
-    raw = _get(entry, name)
-    slashed = SLASHED_DATE.match(raw) if isinstance(raw, str) else None
+    raw = _dict_get(entry, name)
+    slashed = SLASHED_DATE.match(raw) if raw and isinstance(raw, str) else None
     if slashed is None:
-        return datetime_from_struct(_get(entry, f"{name}_parsed"))
+        return datetime_from_struct(_dict_get(entry, parsed))
     year, month, day, hour, minute, second = (int(part or 0) for part in slashed.groups())
     try:
         return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
@@ -168,10 +171,10 @@ def _is_html(detail: Node | None) -> bool:
     return detail is None or "html" in (_get(detail, "type") or "text/html")
 
 
-def _text(node: Node, name: str) -> str:
+def _text(node: Node, name: str, detail: str) -> str:
     """A title as plain text, whether the feed gave it as text or as HTML."""
-    value = _get(node, name) or ""
-    if _is_html(_get(node, f"{name}_detail")):
+    value = _dict_get(node, name) or ""
+    if _is_html(_dict_get(node, detail)):
         return html_to_text(value)
     return collapse_whitespace(value)
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from monitor.errors import ParseError
 from monitor.parse import parse_feed
-from monitor.parse.fast import _FeedReader, _parse_xml, _xml_body, parse_fast
+from monitor.parse.elements import FeedReader
+from monitor.parse.fast import _parse_xml, _xml_body, parse_fast
 from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
 from monitor.parse.syndication import parse_syndication, parsed_feed
 
@@ -89,8 +90,8 @@ def end_to_end(body: bytes) -> object:
 
 def lxml_only(body: bytes) -> object:
     """The fast path's gate and XML parse, without its field rules or the Articles."""
-    document = _xml_body(body)
-    return _parse_xml(document) if document is not None else None
+    gated = _xml_body(body)
+    return _parse_xml(gated[0]) if gated is not None else None
 
 
 def measure(
@@ -104,15 +105,15 @@ def fast_path_stages(accepted: list[bytes], repeat: int) -> list[Timing]:
     """The fast path's field rules, then the Articles built from their result, timed apart."""
     parsed = []
     for body in accepted:
-        document = _xml_body(body)
-        assert document is not None
-        parsed.append(_parse_xml(document))
-    readers: list[_FeedReader] = []
+        gated = _xml_body(body)
+        assert gated is not None
+        parsed.append(_parse_xml(gated[0]))
+    readers: list[FeedReader] = []
 
     def read() -> None:
         readers.clear()
         for root, declarations in parsed:
-            reader = _FeedReader(URL, declarations)
+            reader = FeedReader(URL, declarations)
             reader.read(root)
             readers.append(reader)
 
