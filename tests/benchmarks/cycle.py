@@ -25,16 +25,14 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import feedparser
-import httpx
-import psutil
+if TYPE_CHECKING:
+    from monitor.match import Matcher
 
-from monitor.match import Matcher, compile_rules
-from monitor.models import RuleSet
-from tests.benchmarks.match import load_articles, make_actors, make_rule, vocabulary
-from tests.benchmarks.poll import CONCURRENCY, cpu_seconds, serve, write_config
+# The parse workers run this module again (multiprocessing imports the main module in each), as
+# the daemon's own `monitor` script, which imports nothing: the tools of the benchmark itself
+# are imported where they are used, so that the workers' memory is the daemon's.
 
 TARGET_SOME_CHANGED_S = 10.0
 TARGET_ALL_CHANGED_S = 60.0
@@ -44,6 +42,10 @@ RSS_EVERY_S = 0.05
 
 def build_matcher(rules: int, seed: int = 7) -> Matcher:
     """`rules` generated watch rules over the corpus's words, compiled."""
+    from monitor.match import compile_rules
+    from monitor.models import RuleSet
+    from tests.benchmarks.match import load_articles, make_actors, make_rule, vocabulary
+
     rng = random.Random(seed)
     vocab = vocabulary(load_articles(1000, seed))
     actors = make_actors(vocab, rng)
@@ -62,6 +64,8 @@ class PeakRss:
         self._thread: threading.Thread | None = None
 
     def current_mb(self) -> float:
+        import psutil
+
         me = psutil.Process()
         total = me.memory_info().rss
         for child in me.children(recursive=True):
@@ -115,6 +119,9 @@ class SequentialBaseline:
         self.validators: dict[str, dict[str, str]] = {}
 
     def cycle(self) -> str:
+        import feedparser
+        import httpx
+
         statuses: dict[int, int] = {}
         entries = 0
         with httpx.Client(timeout=30) as client:
@@ -142,6 +149,7 @@ async def change_feeds(parent: Any, fraction: float, serial: int) -> None:
 async def run(args: argparse.Namespace) -> list[Row]:
     from monitor.config import load_config, load_settings
     from monitor.service import Service
+    from tests.benchmarks.poll import cpu_seconds, serve, write_config
 
     started = time.perf_counter()
     matcher = build_matcher(args.rules)
@@ -197,6 +205,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
 
 
 def report(rows: list[Row], args: argparse.Namespace) -> bool:
+    from tests.benchmarks.poll import CONCURRENCY
+
     sample = min(args.sample, args.feeds)
     print(
         f"\ncycle benchmark: {args.feeds} feeds, {args.rules} rules, {os.cpu_count()} cores, "
