@@ -295,11 +295,11 @@ def test_rule(
     """
     if sum(source is not None for source in (file, url, text)) != 1:
         raise click.UsageError("give exactly one of --file, --url and --text")
+    import asyncio
     import json
 
     from monitor import testrule
     from monitor.cli_common import EXIT_CONFIG, load
-    from monitor.loop import run as run_loop
 
     loaded = load(config_path, logs=False)
     try:
@@ -307,7 +307,7 @@ def test_rule(
         if file is not None:
             samples = testrule.samples_from_file(file, feed)
         elif url is not None:
-            samples = run_loop(testrule.samples_from_url(url, loaded.settings, feed))
+            samples = asyncio.run(testrule.samples_from_url(url, loaded.settings, feed))
         else:
             samples = testrule.samples_from_text(text or "", feed)
         verdicts = testrule.judge(loaded.matcher, samples, rule_id=rule, why_not=why_not)

@@ -3,6 +3,7 @@ file:line errors (exit 2), running a coroutine, opening the store, printing time
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator, Coroutine
@@ -24,7 +25,6 @@ from monitor.config import (
 )
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
-from monitor.loop import run as run_loop
 from monitor.match import Matcher
 from monitor.service import compile_matcher
 from monitor.store import Store, open_store
@@ -64,7 +64,7 @@ def load(config_path: Path | None, *, logs: bool = True) -> Loaded:
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        return run_loop(coro)
+        return asyncio.run(coro)
     except ConfigError as exc:
         fail_config(exc)
     except MonitorError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -25,7 +26,6 @@ from monitor.config.settings import parse_duration
 from monitor.config.validate import suggestion
 from monitor.delivery import build_notifiers
 from monitor.errors import ConfigError, DeliveryError
-from monitor.loop import run as run_loop
 from monitor.models import ActorHit, Alert, DeliveryState, DeliveryStatus, RuleMatch, TermHit
 from monitor.notify.messages import AlertMessage, ArticleInfo, FeedInfo
 from monitor.notify.webhook import create_webhook_client
@@ -252,7 +252,7 @@ def notify_test(config_path: Path | None, notifier_id: str) -> None:
             ConfigError(f'unknown notifier "{notifier_id}"{suggestion(notifier_id, known)}')
         )
     try:
-        answer = run_loop(_send_sample(loaded.settings, loaded.config, notifier_id))
+        answer = asyncio.run(_send_sample(loaded.settings, loaded.config, notifier_id))
     except ConfigError as exc:
         fail_config(exc)
     except DeliveryError as exc:

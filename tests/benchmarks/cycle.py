@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from monitor.loop import run as run_loop
-
 if TYPE_CHECKING:
     from monitor.match import Matcher
 
@@ -263,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rules", type=int, default=5_000)
     parser.add_argument("--sample", type=int, default=500, help="feeds the baseline polls")
     args = parser.parse_args(argv)
-    return 0 if report(run_loop(run(args)), args) else 1
+    return 0 if report(asyncio.run(run(args)), args) else 1
 
 
 if __name__ == "__main__":

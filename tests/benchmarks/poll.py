@@ -29,8 +29,6 @@ from typing import Any
 import httpx
 import psutil
 
-from monitor.loop import run as run_loop
-
 REPO = Path(__file__).resolve().parents[2]
 CORPUS_FEEDS = REPO.parent / "shared" / "corpus" / "feeds" / "real"
 FIXTURE_FEEDS = REPO / "tests" / "data" / "feeds"
@@ -235,7 +233,7 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=2000)
     parser.add_argument("--changed", type=float, default=0.1)
     args = parser.parse_args()
-    report(run_loop(run(args)), args.feeds)
+    report(asyncio.run(run(args)), args.feeds)
 
 
 if __name__ == "__main__":
