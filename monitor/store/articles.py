@@ -3,7 +3,7 @@
 `record_articles` costs a fixed handful of statements per poll, whatever the number of items:
 one SELECT of the stored hashes per 500 keys, one multi-row INSERT, one executemany UPDATE. It is
 synchronous, on a `Connection`, as part of a poll's one-go transaction (`monitor.store.transact`);
-the queries are async.
+the article queries further down are async, on an `AsyncConnection`.
 """
 
 from __future__ import annotations

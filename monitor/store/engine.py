@@ -401,9 +401,11 @@ class Store:
         `update.polled_at`, unless its story (canonical URL, else feed and key) has an alert
         for that rule already; the alerts created are returned. Instead of `matches`, `match`
         is called in the transaction with the articles inserted now, and returns them (saving
-        the caller a read of which keys are new). With a `plan`, each alert gets
-        its deliveries (the outbox), and a feed turning unhealthy or recovering gets a notice
-        for the `ops` notifiers, in the same transaction.
+        the caller a read of which keys are new). On a SQLite file the transaction, and so
+        `match`, runs on the store's writer thread: `match` must be plain computation, touching
+        no event-loop object. With a `plan`, each alert gets its deliveries (the outbox), and a
+        feed turning unhealthy or recovering gets a notice for the `ops` notifiers, in the same
+        transaction.
         """
         poll = PollRecord(feed_id, update, articles, owner, plan, matches, match)
         return await self._write_in_one_go(
