@@ -162,25 +162,45 @@ async def test_leases_of_running_polls_are_renewed_so_no_one_else_claims_them(
 
 
 async def test_finished_polls_are_refilled_in_batches_not_one_claim_each(store: Store) -> None:
-    """A claim is a write transaction: with 12 feeds, 8 slots and batches of 8, slots are
-    refilled once 2 are free, never by a claim per finished poll."""
+    """A claim is a write transaction: with 8 slots and batches of 8, one finished poll leaves
+    its slot empty, the second one's finish claims 2 feeds at once."""
     claims: list[int] = []
     claim_due_feeds = store.claim_due_feeds
 
     async def counted_claim(**kwargs: Any) -> list[Feed]:
-        feeds = await claim_due_feeds(**kwargs)
         claims.append(kwargs["limit"])
-        return feeds
+        return await claim_due_feeds(**kwargs)
 
     store.claim_due_feeds = counted_claim  # type: ignore[method-assign]
-    poll = GatedPoll(store)
+    release: dict[str, asyncio.Event] = {}
+    finished: asyncio.Queue[str] = asyncio.Queue()
+    started: asyncio.Queue[str] = asyncio.Queue()
+
+    async def poll(feed: Feed) -> PollOutcome:
+        started.put_nowait(feed.id)
+        await release.setdefault(feed.id, asyncio.Event()).wait()
+        return PollOutcome(feed.id, PollStatus.NOT_MODIFIED)
+
     dispatcher = Dispatcher(
-        store, poll, owner="a", clock=lambda: NOW, limits=DispatchLimits(in_flight=8, batch=8)
+        store,
+        poll,
+        owner="a",
+        clock=lambda: NOW,
+        limits=DispatchLimits(in_flight=8, batch=8),
+        on_outcome=lambda outcome: finished.put_nowait(outcome.feed_id),
     )
-    run = asyncio.create_task(dispatcher.run_until_idle())
-    await poll.wait_running(8)
-    poll.gate.set()
-    await asyncio.wait_for(run, 10)
-    assert sorted(poll.polled) == [f"f{n:02d}" for n in range(12)]
-    assert claims[0] == 8
-    assert all(limit >= 2 for limit in claims)
+    assert await dispatcher.dispatch() == 8
+    assert claims == [8]
+    first = [await asyncio.wait_for(started.get(), 10) for _ in range(8)]
+    assert sorted(first) == [f"f{n:02d}" for n in range(8)]
+
+    release.setdefault("f00", asyncio.Event()).set()
+    assert await asyncio.wait_for(finished.get(), 10) == "f00"
+    assert dispatcher.in_flight == 7 and claims == [8]  # one free slot: no claim yet
+
+    release.setdefault("f01", asyncio.Event()).set()
+    assert await asyncio.wait_for(finished.get(), 10) == "f01"
+    refilled = [await asyncio.wait_for(started.get(), 10) for _ in range(2)]
+    assert sorted(refilled) == ["f08", "f09"]
+    assert claims == [8, 2]
+    await dispatcher.drain(grace=0)
