@@ -43,6 +43,12 @@ class ParsedFeed:
     articles: tuple[Article, ...]
     ttl_seconds: int | None = None
     warning: str | None = None  # a problem the parser recovered from
+    # The document's items as `monitor.parse.incremental` remembers them for the next parse
+    # (None: not readable item by item). With a memo from the last parse, `articles` holds
+    # only the items whose bytes are new, and `skipped_items` counts the others. Two parses of
+    # one document are equal with or without a memo.
+    item_memo: bytes | None = field(default=None, compare=False, repr=False)
+    skipped_items: int = 0
 
 
 class FeedStatus(StrEnum):
@@ -83,6 +89,7 @@ class Feed:
     min_interval_seconds: float | None = None  # adaptive polling's bounds (None: the interval)
     max_interval_seconds: float | None = None
     poll_interval_seconds: float | None = None  # what the publishing rate gave (None: not yet)
+    item_memo: bytes | None = field(default=None, repr=False)  # the last parse's ParsedFeed's
 
     @property
     def interval(self) -> timedelta:
@@ -149,6 +156,7 @@ class FeedStateUpdate:
     url: str | None = None  # a permanent redirect's target
     title: str | None = None
     poll_interval_seconds: float | None = None  # a new adaptive interval (None keeps it)
+    item_memo: bytes | None = None  # a parse's `ParsedFeed.item_memo`: None keeps, b"" clears
 
 
 class PollStatus(StrEnum):
@@ -169,6 +177,7 @@ class PollOutcome:
     error: str | None = None
     alerts: tuple[Alert, ...] = ()  # created by this poll
     items: int = 0  # articles in the parsed feed, new or not
+    skipped_items: int = 0  # of those, the ones not parsed again: their bytes were known
     matched_rules: tuple[str, ...] = ()  # a rule id per match found in the new articles
     seconds: float = 0.0  # the whole poll
     parse_seconds: float | None = None  # of it, parsing (None: not parsed)

@@ -30,6 +30,7 @@ from monitor.models import (
     Validators,
 )
 from monitor.parse import body_hash
+from monitor.parse.incremental import memo_published
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,13 @@ class FetchesFeeds(Protocol):
 
 class ParsesFeeds(Protocol):
     async def parse(
-        self, body: bytes, *, feed_id: str, url: str, content_type: str | None
+        self,
+        body: bytes,
+        *,
+        feed_id: str,
+        url: str,
+        content_type: str | None,
+        memo: bytes | None = None,
     ) -> ParsedFeed: ...
 
 
@@ -159,7 +166,11 @@ class Poller:
         parse_started = time.perf_counter()
         try:
             parsed = await self._parser.parse(
-                result.body, feed_id=feed.id, url=result.url, content_type=result.content_type
+                result.body,
+                feed_id=feed.id,
+                url=result.url,
+                content_type=result.content_type,
+                memo=feed.item_memo,
             )
         except ParseError as exc:
             return await self._record_failure(feed, exc, result.status_code, None)
@@ -185,7 +196,7 @@ class Poller:
             )
             measured = None
         else:
-            gap = publishing_gap((a.published for a in parsed.articles if a.published), now)
+            gap = publishing_gap(_published(parsed), now)
             hints = (result.max_age_seconds, parsed.ttl_seconds)
             interval = adaptive_interval(feed.interval, bounds, gap=gap, hints=hints)
             measured = interval.total_seconds()
@@ -198,6 +209,7 @@ class Poller:
             url=result.permanent_url,
             title=(parsed.title or None) if parsed is not None else None,
             poll_interval_seconds=measured,
+            item_memo=None if parsed is None else parsed.item_memo or b"",
         )
 
     async def _record_unparsed(
@@ -254,7 +266,8 @@ class Poller:
             recorded=len(recorded.inserted),
             new_articles=new,
             alerts=recorded.alerts,
-            items=len(parsed.articles),
+            items=len(parsed.articles) + parsed.skipped_items,
+            skipped_items=parsed.skipped_items,
             matched_rules=tuple(m.rule_id for key in inserted for m in matches.get(key, ())),
         )
 
@@ -288,6 +301,13 @@ class Poller:
             extra={"feed_id": feed.id, "feed_url": exc.url, "error_count": errors},
         )
         return PollOutcome(feed.id, PollStatus.FAILED, error=str(exc))
+
+
+def _published(parsed: ParsedFeed) -> list[datetime]:
+    """The dates of every item of the document, also of those the parser skipped as known."""
+    if parsed.item_memo is not None:
+        return memo_published(parsed.item_memo)
+    return [a.published for a in parsed.articles if a.published]
 
 
 def _humanize(delay: timedelta) -> str:

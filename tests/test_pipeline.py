@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config, load_settings
-from monitor.models import Article, Feed, FeedStatus, PollStatus
+from monitor.models import Article, Feed, FeedStatus, PollOutcome, PollStatus
 from monitor.service import Service
 from tests.conftest import CORPUS, DATA
 from tests.feedserver import (
@@ -79,6 +79,7 @@ class Harness:
         self.service = service
         self.clock = clock
         self.new: list[Article] = []
+        self.outcomes: list[PollOutcome] = []
 
     async def feed(self, feed_id: str) -> Feed:
         feed = await self.service.store.get_feed(feed_id)
@@ -110,8 +111,16 @@ async def harness_factory(tmp_path: Path, database_url: str) -> AsyncIterator[Ma
         async def hook(feed: Feed, articles: Sequence[Article]) -> None:
             harness.new.extend(articles)
 
+        def count(outcome: PollOutcome) -> None:
+            harness.outcomes.append(outcome)
+
         service = Service(
-            settings, config, clock=clock, on_new_articles=hook, parse_in_processes=processes
+            settings,
+            config,
+            clock=clock,
+            on_new_articles=hook,
+            parse_in_processes=processes,
+            on_outcome=count,
         )
         harness = Harness(service, clock)
         await service.start()
@@ -167,6 +176,40 @@ async def test_an_edited_item_is_updated_but_not_new_again(
     assert h.new == []
     [stored] = await h.service.store.articles_for_feed("e")
     assert stored.title == "Corrected title"
+
+
+async def test_only_items_with_new_bytes_are_parsed_and_the_rate_counts_them_all(
+    feed_server: FeedServer, harness_factory: MakeHarness
+) -> None:
+    every = [START - timedelta(minutes=2 * n) for n in range(11)]  # one every 2 minutes
+    old = items(11)[1:]
+    url = feed_server.serve("/i.xml", Document.of(rss(*old, dates=every[1:])))
+    h: Harness = await harness_factory({"i": url}, extra="min_interval: 1m\n    max_interval: 1h")
+    outcomes = h.outcomes
+    await h.service.poll_all()
+    assert (outcomes[-1].items, outcomes[-1].skipped_items) == (10, 0)
+    first_interval = (await h.feed("i")).poll_interval
+    assert (await h.feed("i")).item_memo
+
+    # One new item, an edited one, and a channel element that changes on every build.
+    edited = [
+        (guid, title + " (updated)" if guid == "5" else title, text) for guid, title, text in old
+    ]
+    body = rss(
+        ("0", "Item 0", "text"), *edited, dates=every, channel="<lastBuildDate>now</lastBuildDate>"
+    )
+    feed_server.serve("/i.xml", Document.of(body))
+    h.clock.advance(timedelta(minutes=2))
+    await h.service.poll_all()
+
+    assert (outcomes[-1].items, outcomes[-1].skipped_items) == (11, 9)
+    assert [a.title for a in h.new] == ["Item 0"]
+    [stored] = [
+        a for a in await h.service.store.articles_for_feed("i") if a.title.startswith("Item 5")
+    ]
+    assert stored.title == "Item 5 (updated)"
+    # Measured over all 11 items, not over the 2 parsed: it stays as busy as it was.
+    assert (await h.feed("i")).poll_interval <= first_interval
 
 
 async def test_304_and_an_unchanged_body_are_not_parsed(

@@ -403,6 +403,35 @@ async def test_recording_a_poll_keeps_validators_when_none_given(
     assert (feed.validators, feed.last_status_code) == (validators, 304)
 
 
+async def test_an_item_memo_is_written_kept_and_cleared(store: Store, record: RecordState) -> None:
+    await store.sync_feeds([FeedConf("a")], now=NOW)
+    memo = bytes(range(256)) * 5  # binary, NUL bytes included
+    await record("a", polled(item_memo=memo))
+    claimed = await store.claim_due_feeds(
+        now=NOW + timedelta(hours=1), limit=1, lease=LEASE, owner="w1"
+    )
+    assert [f.item_memo for f in claimed] == [memo]
+
+    await record("a", polled(NOW + timedelta(minutes=10), status_code=304), owner="w1")
+    feed = await store.get_feed("a")
+    assert feed is not None and feed.item_memo == memo  # a 304 keeps it
+    assert memo.hex() not in repr(feed)
+
+    await record("a", polled(NOW + timedelta(minutes=20), item_memo=b""))
+    feed = await store.get_feed("a")
+    assert feed is not None and feed.item_memo is None
+
+
+async def test_sync_with_a_new_url_forgets_the_item_memo(store: Store) -> None:
+    await store.sync_feeds([FeedConf("a")], now=NOW)
+    await store.record_poll("a", polled(item_memo=b"memo"))
+
+    await store.sync_feeds([FeedConf("a", url="https://moved.example/a.xml")], now=NOW)
+
+    feed = await store.get_feed("a")
+    assert feed is not None and feed.item_memo is None
+
+
 async def test_recording_a_poll_counts_errors_and_a_success_resets_them(
     store: Store, record: RecordState
 ) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from feedparser.encodings import RE_XML_PI_ENCODING, lazy_chardet_encoding
 from lxml import etree
@@ -40,6 +40,7 @@ FIRST_ELEMENT = re.compile(rb"<[A-Za-z_]")
 OVERRIDE_WARNING = (
     "CharacterEncodingOverride: document declared as utf-8, but parsed as windows-1252"
 )
+Reader = TypeVar("Reader", bound=FeedReader)
 KNOWN_VERSIONS = frozenset(
     {"rss090", "rss091u", "rss092", "rss093", "rss094", "rss20", "rss10", "rss", "atom10"}
 )
@@ -53,18 +54,24 @@ def parse_fast(
     if gated is None:
         return None
     document, warning = gated
-    try:
-        root, declarations = _parse_xml(document)
-        reader = FeedReader(link_base(url), declarations)
-        reader.read(root)
-    except (etree.XMLSyntaxError, Decline, RecursionError, ValueError):
-        return None
-    if reader.version not in KNOWN_VERSIONS:
+    reader = read_document(document, url, FeedReader)
+    if reader is None:
         return None
     result = {"feed": reader.feed, "entries": reader.entries}
     return parsed_feed(
         result, reader.version, reader.entries, warning, feed_id=feed_id, url=link_base(url)
     )
+
+
+def read_document(document: bytes, url: str, reader_type: type[Reader]) -> Reader | None:
+    """The walk of a document the gate let through (`_xml_body`), or None when it declines."""
+    try:
+        root, declarations = _parse_xml(document)
+        reader = reader_type(link_base(url), declarations)
+        reader.read(root)
+    except (etree.XMLSyntaxError, Decline, RecursionError, ValueError):
+        return None
+    return reader if reader.version in KNOWN_VERSIONS else None
 
 
 def _parse_xml(document: bytes) -> tuple[etree._Element, Declarations]:

@@ -51,13 +51,13 @@ class WorkerFailure:
 
 
 def parse_in_worker(
-    body: bytes, feed_id: str, url: str, content_type: str | None
+    body: bytes, feed_id: str, url: str, content_type: str | None, memo: bytes | None = None
 ) -> ParsedFeed | WorkerFailure:
     """The job a worker runs: `parse_feed`, with every exception turned into a WorkerFailure."""
     from monitor.parse import parse_feed  # here, not at the top: the package imports this module
 
     try:
-        return parse_feed(body, feed_id=feed_id, url=url, content_type=content_type)
+        return parse_feed(body, feed_id=feed_id, url=url, content_type=content_type, memo=memo)
     except ParseError as exc:
         return WorkerFailure(_reason(exc))
     except Exception as exc:  # a parser bug on hostile input: one bad feed never breaks the pool
@@ -125,9 +125,16 @@ class FeedParser:
         return _new_process_pool(self.workers)
 
     async def parse(
-        self, body: bytes, *, feed_id: str, url: str, content_type: str | None = None
+        self,
+        body: bytes,
+        *,
+        feed_id: str,
+        url: str,
+        content_type: str | None = None,
+        memo: bytes | None = None,
     ) -> ParsedFeed:
-        """`parse_feed` in the pool: ParseError for whatever fails with this feed.
+        """`parse_feed` in the pool (`memo`: the feed's last `item_memo`): ParseError for
+        whatever fails with this feed.
 
         Waits for a free slot first. RuntimeError after `aclose()`.
         """
@@ -138,7 +145,9 @@ class FeedParser:
             self._slots.release()
             raise
         try:
-            future = self._submit(executor, body, feed_id, url, content_type)
+            future = self._submit(
+                executor, body, feed_id, url, content_type=content_type, memo=memo
+            )
         except BaseException as exc:
             self._slots.release()
             if _is_broken_pool(exc):  # it broke while idle
@@ -150,10 +159,17 @@ class FeedParser:
         return outcome
 
     def _submit(
-        self, executor: Executor, body: bytes, feed_id: str, url: str, content_type: str | None
+        self,
+        executor: Executor,
+        body: bytes,
+        feed_id: str,
+        url: str,
+        *,
+        content_type: str | None,
+        memo: bytes | None,
     ) -> Future[ParsedFeed | WorkerFailure]:
         loop = asyncio.get_running_loop()
-        future = executor.submit(parse_in_worker, body, feed_id, url, content_type)
+        future = executor.submit(parse_in_worker, body, feed_id, url, content_type, memo)
         self._pending += 1
         # The slot is freed when the job ends, not when the caller stops waiting (timeout,
         # cancellation), so the pool never holds more than workers * 2 bodies.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import io
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -102,25 +103,43 @@ def parsed_feed(
     *,
     feed_id: str,
     url: str,
+    articles: tuple[Article, ...] | None = None,
 ) -> ParsedFeed:
     """A feed's fields and entries, in feedparser's shapes, as the `ParsedFeed` model: shared by
-    the feedparser path and the lxml fast path (`fast.py`), so both build articles alike."""
+    the feedparser path and the lxml fast path (`fast.py`), so both build articles alike.
+
+    `articles`: the articles already built (`incremental.py`, from `entry_articles`), in place
+    of `entries`'.
+    """
+    if articles is None:
+        articles = unique_by_key(entry_articles(result, version, entries, feed_id=feed_id, url=url))
     feed: Node = _get(result, "feed") or {}
-    language = _language(feed)
-    feed_authors = _authors(feed) if version.startswith("atom") else ()
-    articles = (
-        _article(entry, feed_id=feed_id, url=url, language=language, feed_authors=feed_authors)
-        for entry in entries
-    )
     return ParsedFeed(
         format=version or "unknown",
         title=_text(feed, "title", "title_detail"),
         link=_get(feed, "link") or None,
-        language=language,
-        articles=unique_by_key(articles),
+        language=_language(feed),
+        articles=articles,
         ttl_seconds=_ttl_seconds(_get(feed, "ttl")),
         warning=warning,
     )
+
+
+def feed_defaults(result: Node, version: str) -> tuple[str | None, tuple[str, ...]]:
+    """(language, authors) of the feed, which every article without its own inherits."""
+    feed: Node = _get(result, "feed") or {}
+    return _language(feed), _authors(feed) if version.startswith("atom") else ()
+
+
+def entry_articles(
+    result: Node, version: str, entries: list[Any], *, feed_id: str, url: str
+) -> Iterator[Article]:
+    """One article per entry, in order, repeated keys included."""
+    language, feed_authors = feed_defaults(result, version)
+    for entry in entries:
+        yield _article(
+            entry, feed_id=feed_id, url=url, language=language, feed_authors=feed_authors
+        )
 
 
 def _article(

@@ -128,6 +128,7 @@ def _changed_values(row: sa.RowMapping, config: FeedConfigLike, now: datetime) -
             etag=None,
             last_modified=None,
             body_hash=None,
+            item_memo=None,
             next_poll_at=now,
             status=FeedStatus.NEW.value,
             error_count=0,
@@ -328,6 +329,8 @@ def _state_values(feed_id: str, update: FeedStateUpdate, *, owner: str | None) -
         "b_url": update.url,
         "b_title": update.title or None,
         "b_poll_interval": update.poll_interval_seconds,
+        "b_keep_memo": int(update.item_memo is None),
+        "b_item_memo": update.item_memo or None,
         "b_any_owner": int(owner is None),
         "b_owner": owner,
     }
@@ -342,6 +345,7 @@ def _state_update() -> sa.Update:
 
     failed = bind("failed", sa.Integer()) == 1
     keep_validators = bind("keep_validators", sa.Integer()) == 1
+    keep_memo = bind("keep_memo", sa.Integer()) == 1
     # Only the holder ends a lease: a poller whose lease expired must not free the feed
     # while the owner who claimed it since is still polling it.
     lease_ends = sa.or_(bind("any_owner", sa.Integer()) == 1, feeds.c.lease_owner == bind("owner"))
@@ -371,6 +375,9 @@ def _state_update() -> sa.Update:
             title=sa.func.coalesce(feeds.c.title, bind("title")),
             poll_interval_seconds=sa.func.coalesce(
                 bind("poll_interval", sa.Float()), feeds.c.poll_interval_seconds
+            ),
+            item_memo=sa.case(
+                (keep_memo, feeds.c.item_memo), else_=bind("item_memo", sa.LargeBinary())
             ),
         )
     )
@@ -432,4 +439,5 @@ def feed_from_row(row: sa.RowMapping) -> Feed:
         min_interval_seconds=row["min_interval_seconds"],
         max_interval_seconds=row["max_interval_seconds"],
         poll_interval_seconds=row["poll_interval_seconds"],
+        item_memo=row["item_memo"],
     )

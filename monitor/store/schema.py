@@ -104,6 +104,9 @@ feeds = sa.Table(
     sa.Column("min_interval_seconds", sa.Float(), nullable=True),
     sa.Column("max_interval_seconds", sa.Float(), nullable=True),
     sa.Column("poll_interval_seconds", sa.Float(), nullable=True),
+    # The items of the body `body_hash` names, as the parser remembers them (migration 0006):
+    # the next parse reads only the items whose bytes are new.
+    sa.Column("item_memo", sa.LargeBinary(), nullable=True),
     sa.Index(None, "enabled", "next_poll_at"),
 )
 

@@ -9,7 +9,8 @@ feedparser for what it declines, jsonfeed for JSON); the feedparser path (parse_
 jsonfeed for JSON) over all files, the baseline; and parse_feed's speed-up over the baseline.
 Also where parse_feed's time goes on the accepted files: lxml, the field rules, and building
 the Articles (normalize's text extraction, canonical URLs and hashes, shared with feedparser's
-path).
+path); and "incremental (one new item)": the poll benchmark's RSS templates with one new item
+each, parsed in full and with the memo of the body before (ms per feed, memo bytes).
 """
 
 from __future__ import annotations
@@ -129,6 +130,46 @@ def fast_path_stages(accepted: list[bytes], repeat: int) -> list[Timing]:
     ]
 
 
+def incremental_one_new_item(repeat: int) -> list[str]:
+    """The RSS templates of the poll benchmark, each with one new item: parse_feed in full, and
+    with the memo of the body before the item (`monitor.parse.incremental`)."""
+    from tests.benchmarks.poll import feed_templates, with_new_item
+
+    templates = feed_templates()
+    memos = [parse_feed(body, feed_id="bench", url=URL).item_memo for body in templates]
+    edited = [with_new_item(body, n, 1) for n, body in enumerate(templates)]
+    pairs = list(zip(edited, memos, strict=True))
+
+    def full() -> None:
+        for body in edited:
+            parse_feed(body, feed_id="bench", url=URL)
+
+    def incremental() -> None:
+        for body, memo in pairs:
+            parse_feed(body, feed_id="bench", url=URL, memo=memo)
+
+    def incremental_with_memo() -> None:
+        for body, memo in pairs:
+            if memo is not None:
+                parse_feed(body, feed_id="bench", url=URL, memo=memo)
+
+    results = [parse_feed(b, feed_id="bench", url=URL, memo=m) for b, m in pairs]
+    skipped, articles = sum(r.skipped_items for r in results), sum(len(r.articles) for r in results)
+    with_memo = [len(m) for m in memos if m is not None]
+    count = len(templates)
+    full_ms = best_time(full, repeat) / count * 1e3
+    incremental_ms = best_time(incremental, repeat) / count * 1e3
+    with_memo_ms = best_time(incremental_with_memo, repeat) / len(with_memo) * 1e3
+    return [
+        f"incremental (one new item), {count} RSS templates, ms per feed (best of {repeat}):",
+        f"  full parse_feed {full_ms:.2f} ms, with the memo {incremental_ms:.2f} ms "
+        f"({full_ms / incremental_ms:.1f}x); {with_memo_ms:.2f} ms on the feeds with a memo",
+        f"  memo for {len(with_memo)}/{count} feeds, {sum(with_memo) / len(with_memo):.0f} bytes "
+        f"on average (max {max(with_memo)}); items skipped "
+        f"{skipped}, articles {articles}",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="runs per measure (best kept)")
@@ -167,6 +208,7 @@ def main() -> None:
     )
     verdict = "met" if ours.mb_per_s >= TARGET_MB_PER_S else "NOT met"
     print(f"target {TARGET_MB_PER_S:.0f} MB/s end to end: {verdict}")
+    print("\n".join(incremental_one_new_item(args.repeat)))
 
 
 if __name__ == "__main__":
