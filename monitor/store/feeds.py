@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Feed, FeedStateUpdate, FeedStatus, FeedSummary, Validators
-from monitor.store.schema import UtcDateTime, articles, chunks, feeds
+from monitor.store.schema import UtcDateTime, articles, chunks, feed_memos, feeds
 
 
 class FeedConfigLike(Protocol):
@@ -87,6 +87,8 @@ async def sync_feeds(
         await conn.execute(sa.insert(feeds), inserts)
     for feed_id, values in changes:
         await conn.execute(sa.update(feeds).where(feeds.c.id == feed_id).values(values))
+        if "config_url" in values:  # another document: its items are not the old one's
+            await conn.execute(sa.delete(feed_memos).where(feed_memos.c.feed_id == feed_id))
     await _disable(conn, gone, now)
     return SyncReport(
         added=tuple(v["id"] for v in inserts),
@@ -128,7 +130,6 @@ def _changed_values(row: sa.RowMapping, config: FeedConfigLike, now: datetime) -
             etag=None,
             last_modified=None,
             body_hash=None,
-            item_memo=None,
             next_poll_at=now,
             status=FeedStatus.NEW.value,
             error_count=0,
@@ -215,7 +216,9 @@ def claim_due_feeds(
 ) -> list[Feed]:
     """Lease up to `limit` due feeds to `owner`, oldest due first, in one statement."""
     parameters = {"now": now, "limit": limit, "owner": owner, "until": now + lease}
-    claimed = [feed_from_row(row._mapping) for row in conn.execute(_CLAIM, parameters)]
+    rows = [row._mapping for row in conn.execute(_CLAIM, parameters)]
+    memos = _item_memos(conn, [row["id"] for row in rows])
+    claimed = [feed_from_row(row, memos.get(row["id"])) for row in rows]
     # RETURNING order is unspecified.
     return sorted(claimed, key=lambda f: (f.next_poll_at or now, f.id))
 
@@ -281,7 +284,34 @@ def update_feed_state(
 ) -> bool:
     """Write one poll's outcome on the feed row and end its lease; False if no such feed."""
     result = conn.execute(_STATE_UPDATE, _state_values(feed_id, update, owner=owner))
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    if update.item_memo is not None:
+        _write_item_memos(conn, [(feed_id, update.item_memo)])
+    return True
+
+
+def _item_memos(conn: Connection, feed_ids: Sequence[str]) -> dict[str, bytes]:
+    """The item memos of those of `feed_ids` that have one."""
+    found: dict[str, bytes] = {}
+    for chunk in chunks(feed_ids):
+        rows = conn.execute(_MEMOS, {"ids": list(chunk)})
+        found.update((row.feed_id, bytes(row.item_memo)) for row in rows)
+    return found
+
+
+def _write_item_memos(conn: Connection, memos: Sequence[tuple[str, bytes]]) -> None:
+    """Replace the feeds' item memos; an empty memo just removes the old one."""
+    conn.execute(_FORGET_MEMO, [{"feed_id": feed_id} for feed_id, _ in memos])
+    kept = [{"feed_id": feed_id, "item_memo": memo} for feed_id, memo in memos if memo]
+    if kept:
+        conn.execute(sa.insert(feed_memos), kept)
+
+
+_MEMOS = sa.select(feed_memos.c.feed_id, feed_memos.c.item_memo).where(
+    feed_memos.c.feed_id.in_(sa.bindparam("ids", expanding=True))
+)
+_FORGET_MEMO = sa.delete(feed_memos).where(feed_memos.c.feed_id == sa.bindparam("feed_id"))
 
 
 def update_feed_states(
@@ -293,13 +323,22 @@ def update_feed_states(
         return set()
     values = [_state_values(feed_id, update, owner=owner) for feed_id, update, owner in updates]
     result = conn.execute(_STATE_UPDATE, values)
-    if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(values):
-        return set()  # every row was there: no need to look (SQLite counts executemany's rows)
-    wanted = [feed_id for feed_id, _, _ in updates]
-    found: set[str] = set()
-    for chunk in chunks(wanted):
-        found.update(conn.scalars(sa.select(feeds.c.id).where(feeds.c.id.in_(chunk))))
-    return set(wanted) - found
+    missing: set[str] = set()
+    # Every row was there when SQLite, which counts executemany's rows, says so: no need to look.
+    if not conn.dialect.supports_sane_multi_rowcount or result.rowcount != len(values):
+        wanted = [feed_id for feed_id, _, _ in updates]
+        found: set[str] = set()
+        for chunk in chunks(wanted):
+            found.update(conn.scalars(sa.select(feeds.c.id).where(feeds.c.id.in_(chunk))))
+        missing = set(wanted) - found
+    memos = [
+        (feed_id, update.item_memo)
+        for feed_id, update, _ in updates
+        if update.item_memo is not None and feed_id not in missing
+    ]
+    if memos:
+        _write_item_memos(conn, memos)
+    return missing
 
 
 def existing_feeds(conn: Connection, feed_ids: Sequence[str]) -> dict[str, Feed]:
@@ -329,8 +368,6 @@ def _state_values(feed_id: str, update: FeedStateUpdate, *, owner: str | None) -
         "b_url": update.url,
         "b_title": update.title or None,
         "b_poll_interval": update.poll_interval_seconds,
-        "b_keep_memo": int(update.item_memo is None),
-        "b_item_memo": update.item_memo or None,
         "b_any_owner": int(owner is None),
         "b_owner": owner,
     }
@@ -345,7 +382,6 @@ def _state_update() -> sa.Update:
 
     failed = bind("failed", sa.Integer()) == 1
     keep_validators = bind("keep_validators", sa.Integer()) == 1
-    keep_memo = bind("keep_memo", sa.Integer()) == 1
     # Only the holder ends a lease: a poller whose lease expired must not free the feed
     # while the owner who claimed it since is still polling it.
     lease_ends = sa.or_(bind("any_owner", sa.Integer()) == 1, feeds.c.lease_owner == bind("owner"))
@@ -376,9 +412,6 @@ def _state_update() -> sa.Update:
             poll_interval_seconds=sa.func.coalesce(
                 bind("poll_interval", sa.Float()), feeds.c.poll_interval_seconds
             ),
-            item_memo=sa.case(
-                (keep_memo, feeds.c.item_memo), else_=bind("item_memo", sa.LargeBinary())
-            ),
         )
     )
 
@@ -395,9 +428,12 @@ async def count_by_status(conn: AsyncConnection) -> dict[str, int]:
 _FEED_BY_ID = sa.select(feeds).where(feeds.c.id == sa.bindparam("feed_id"))
 
 
-def get_feed(conn: Connection, feed_id: str) -> Feed | None:
+def get_feed(conn: Connection, feed_id: str, *, with_memo: bool = True) -> Feed | None:
     row = conn.execute(_FEED_BY_ID, {"feed_id": feed_id}).first()
-    return None if row is None else feed_from_row(row._mapping)
+    if row is None:
+        return None
+    memo = _item_memos(conn, [feed_id]).get(feed_id) if with_memo else None
+    return feed_from_row(row._mapping, memo)
 
 
 async def list_feeds(conn: AsyncConnection) -> list[FeedSummary]:
@@ -417,7 +453,7 @@ async def list_feeds(conn: AsyncConnection) -> list[FeedSummary]:
     ]
 
 
-def feed_from_row(row: sa.RowMapping) -> Feed:
+def feed_from_row(row: sa.RowMapping, item_memo: bytes | None = None) -> Feed:
     """A `feeds` row as the `Feed` record the other stages use."""
     return Feed(
         id=row["id"],
@@ -439,5 +475,5 @@ def feed_from_row(row: sa.RowMapping) -> Feed:
         min_interval_seconds=row["min_interval_seconds"],
         max_interval_seconds=row["max_interval_seconds"],
         poll_interval_seconds=row["poll_interval_seconds"],
-        item_memo=row["item_memo"],
+        item_memo=item_memo,
     )

@@ -50,7 +50,7 @@ class PollRecord:
 def record_poll(conn: Connection, poll: PollRecord) -> RecordResult:
     update = poll.update
     ops = poll.plan.ops if poll.plan is not None else ()
-    before = feed_rows.get_feed(conn, poll.feed_id) if ops else None
+    before = feed_rows.get_feed(conn, poll.feed_id, with_memo=False) if ops else None
     if (ops and before is None) or not feed_rows.update_feed_state(
         conn, poll.feed_id, update, owner=poll.owner
     ):

@@ -104,10 +104,22 @@ feeds = sa.Table(
     sa.Column("min_interval_seconds", sa.Float(), nullable=True),
     sa.Column("max_interval_seconds", sa.Float(), nullable=True),
     sa.Column("poll_interval_seconds", sa.Float(), nullable=True),
-    # The items of the body `body_hash` names, as the parser remembers them (migration 0006):
-    # the next parse reads only the items whose bytes are new.
-    sa.Column("item_memo", sa.LargeBinary(), nullable=True),
     sa.Index(None, "enabled", "next_poll_at"),
+)
+
+# The items of the body a feed's `body_hash` names, as the parser remembers them (migration
+# 0006): the next parse reads only the items whose bytes are new. A table of its own, so that
+# the ~1 KB memo is not rewritten with the feed row by every poll that answers 304.
+feed_memos = sa.Table(
+    "feed_memos",
+    metadata,
+    sa.Column(
+        "feed_id",
+        sa.Text(),
+        sa.ForeignKey("feeds.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("item_memo", sa.LargeBinary(), nullable=False),
 )
 
 articles = sa.Table(

@@ -19,10 +19,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("feeds") as batch:
-        batch.add_column(sa.Column("item_memo", sa.LargeBinary(), nullable=True))
+    op.create_table(
+        "feed_memos",
+        sa.Column(
+            "feed_id",
+            sa.Text(),
+            sa.ForeignKey("feeds.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("item_memo", sa.LargeBinary(), nullable=False),
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("feeds") as batch:
-        batch.drop_column("item_memo")
+    op.drop_table("feed_memos")
