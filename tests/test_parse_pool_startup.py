@@ -5,6 +5,10 @@ only a few small feeds changed; a close still refuses further work."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -12,6 +16,7 @@ import pytest
 from monitor.errors import ParseError
 from monitor.parse import FeedParser, parse_feed
 from monitor.parse.offload import INLINE_MAX_BYTES
+from tests.conftest import REPO
 from tests.test_pipeline import rss
 
 FEED_URL = "https://example.org/feed.xml"
@@ -83,3 +88,48 @@ async def test_inline_parsing_keeps_the_errors_of_the_pool() -> None:
             await parser.parse(b"  ", feed_id="f", url=FEED_URL)
         with pytest.raises(ParseError):
             await parser.parse(b"<html><body>not a feed</body></html>", feed_id="f", url=FEED_URL)
+
+
+KILLED_DAEMON = """
+import asyncio, os, sys
+from monitor.parse import FeedParser
+from tests.test_pipeline import rss
+
+async def main() -> None:
+    parser = FeedParser(2)
+    await parser.parse(rss(("a", "A", "text")), feed_id="f", url="https://example.org/f.xml")
+    print("parsed", flush=True)
+    await asyncio.Event().wait()
+
+if __name__ == "__main__":  # the fork server imports this module again
+    asyncio.run(main())
+"""
+
+
+def test_the_pool_does_not_outlive_a_killed_daemon(tmp_path: Path) -> None:
+    script = tmp_path / "daemon.py"
+    script.write_text(KILLED_DAEMON)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    daemon = subprocess.Popen(
+        [sys.executable, str(script)], stdout=subprocess.PIPE, env=env, cwd=tmp_path
+    )
+    try:
+        assert daemon.stdout is not None
+        assert daemon.stdout.readline() == b"parsed\n"
+        pool = psutil.Process(daemon.pid).children(recursive=True)
+        assert len(pool) >= 2  # the workers, the fork server, the resource tracker
+    finally:
+        daemon.kill()  # SIGKILL: no clean-up of its own
+        daemon.wait()
+
+    deadline = time.monotonic() + 30
+    while alive := [p for p in pool if _running(p)]:
+        assert time.monotonic() < deadline, f"outlived the daemon: {[p.cmdline() for p in alive]}"
+        time.sleep(0.05)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

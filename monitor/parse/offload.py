@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from monitor.models import ParsedFeed
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import BaseContext
 
 DEFAULT_TIMEOUT = 30.0  # seconds; feedparser reads a normal feed at 1-2 MB/s on one core
 MAX_WORKERS = 8
@@ -110,6 +113,7 @@ class FeedParser:
         self._inline: ThreadPoolExecutor | None = None
         self._inline_left = inline_jobs if use_processes else 0
         self._closed = False
+        self._lifeline: tuple[Connection, Connection] | None = None  # made with the first pool
 
     def _open_executor(self, size: int) -> Executor:
         if self._closed:
@@ -126,7 +130,11 @@ class FeedParser:
     def _new_executor(self) -> Executor:
         if not self.use_processes:
             return ThreadPoolExecutor(self.workers, thread_name_prefix="monitor-parse")
-        return _new_process_pool(self.workers)
+        if self._lifeline is None:
+            import multiprocessing
+
+            self._lifeline = multiprocessing.Pipe(duplex=False)
+        return _new_process_pool(self.workers, self._lifeline[0])
 
     async def parse(
         self,
@@ -249,6 +257,10 @@ class FeedParser:
                 if _is_process_pool(executor):
                     _kill_workers(executor)
             await stopping
+        finally:
+            if self._lifeline is not None:
+                for end in self._lifeline:
+                    end.close()
 
     async def __aenter__(self) -> FeedParser:
         return self
@@ -262,18 +274,36 @@ class FeedParser:
         await self.aclose()
 
 
-def _new_process_pool(workers: int) -> ProcessPoolExecutor:
+def _new_process_pool(workers: int, lifeline: Connection) -> ProcessPoolExecutor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # Not fork: the daemon has threads and an event loop, which a forked child would inherit.
-    methods = multiprocessing.get_all_start_methods()
-    if "forkserver" not in methods:
-        return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    context = multiprocessing.get_context("forkserver")
-    # Applies when this process starts its fork server, at the first pool's first job.
-    context.set_forkserver_preload(list(FORKSERVER_PRELOAD))
-    return ProcessPoolExecutor(workers, mp_context=context)
+    context: BaseContext
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        forkserver = multiprocessing.get_context("forkserver")
+        # Applies when this process starts its fork server, at the first pool's first job.
+        forkserver.set_forkserver_preload(list(FORKSERVER_PRELOAD))
+        context = forkserver
+    else:
+        context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_exit_with_parent, initargs=(lifeline,)
+    )
+
+
+def _exit_with_parent(lifeline: Connection) -> None:
+    """Pool initializer: the worker exits once `lifeline`, the read end of a pipe whose write
+    end only the daemon holds, reads EOF. A worker waits for work on a queue whose write end
+    it holds itself, so without this it outlived a daemon killed with SIGKILL (or by the OOM
+    killer), with the fork server and resource tracker it keeps open."""
+
+    def watch() -> None:
+        with contextlib.suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="monitor-parse-lifeline", daemon=True).start()
 
 
 def _is_process_pool(executor: Executor) -> bool:
