@@ -756,8 +756,9 @@ async def test_store_errors_name_the_operation(store: Store) -> None:
 
 
 # --- polls written in one go ------------------------------------------------------------------
+@pytest.mark.parametrize("cancels", [1, 2])
 async def test_a_cancelled_poll_write_commits_and_holds_writes_back_until_it_ends(
-    tmp_path: Any,
+    tmp_path: Any, cancels: int
 ) -> None:
     """On a SQLite file a poll's transaction runs whole on the writer's thread: cancelling the
     caller cannot cut it short, and no other write starts before it has committed."""
@@ -776,7 +777,10 @@ async def test_a_cancelled_poll_write_commits_and_holds_writes_back_until_it_end
             store.record_poll("a", polled(), [article("a", "k1")], owner="w1", match=slow_match)
         )
         assert await asyncio.to_thread(entered.wait, 10)
-        first.cancel()
+        for _ in range(cancels):
+            first.cancel()
+            # Let it take the cancellation and wait on the transaction again: one loop turn.
+            await asyncio.sleep(0)
         second = asyncio.create_task(store.record_poll("b", polled(), owner="w1"))
         # Both wait on the transaction still running on the writer's thread (a bounded check
         # that something does not happen: nothing to wait on instead).

@@ -14,6 +14,7 @@ async engine holds) run the same function through `AsyncConnection.run_sync` ins
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -72,8 +73,11 @@ class SqliteWriter:
         try:
             return await asyncio.shield(job)
         except asyncio.CancelledError:
-            # The transaction goes on in its thread: the caller keeps the write lock until it ends.
-            await asyncio.wait([job])
+            # The transaction goes on in its thread: the caller keeps the write lock until it
+            # ends, however many times it is cancelled meanwhile.
+            while not job.done():
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([job])
             raise
 
     def _transaction(self, work: Callable[[Connection], T]) -> T:
