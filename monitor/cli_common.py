@@ -9,11 +9,9 @@ import sys
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from monitor.config import (
     ConfigError,
@@ -25,9 +23,15 @@ from monitor.config import (
 )
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
-from monitor.match import Matcher
-from monitor.service import compile_matcher
-from monitor.store import Store, open_store
+from monitor.match import Matcher, compile_rules
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from monitor.store import Store
+
+# The service, the store and rich are imported where they are used: `check` needs none of
+# them, and each costs a noticeable part of a command's start.
 
 T = TypeVar("T")
 EXIT_CONFIG = 2
@@ -57,7 +61,7 @@ def load(config_path: Path | None, *, logs: bool = True) -> Loaded:
         if logs:
             configure_logging(settings.log_level, settings.log_format)
         config = load_config(settings, config_path)
-        return Loaded(settings, config, compile_matcher(config))
+        return Loaded(settings, config, compile_rules(config.rules))
     except ConfigError as exc:
         fail_config(exc)
 
@@ -74,6 +78,8 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 @contextlib.asynccontextmanager
 async def opened_store(settings: Settings) -> AsyncIterator[Store]:
+    from monitor.store import open_store
+
     store = await open_store(settings.database_url)
     try:
         yield store
@@ -82,6 +88,8 @@ async def opened_store(settings: Settings) -> AsyncIterator[Store]:
 
 
 def table(*columns: str) -> Table:
+    from rich.table import Table
+
     grid = Table(box=None, header_style="bold")
     for column in columns:
         grid.add_column(column, overflow="fold")
@@ -89,5 +97,7 @@ def table(*columns: str) -> Table:
 
 
 def print_table(grid: Table) -> None:
+    from rich.console import Console
+
     # Off a terminal (a pipe, a file) nothing limits the width: keep one row per line.
     Console(width=None if sys.stdout.isatty() else 1000).print(grid)

@@ -120,3 +120,14 @@ async def test_once_imports_only_what_its_configuration_uses(
     assert "sqlalchemy" in loaded and "aiohttp" in loaded  # the store and the fetcher: used
     # No schedule in `once`, no email notifier, no webhook template, no status server.
     assert not loaded & {"apscheduler", "aiosmtplib", "jinja2", "prometheus_client"}
+
+
+async def test_check_imports_neither_the_service_nor_the_store(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_text(
+        "feeds:\n  - id: a\n    url: https://example.org/a.xml\n"
+        "notifiers:\n  - id: console\n    type: console\n"
+    )
+    loaded = await modules_after(["check"], cwd=tmp_path)
+    assert "monitor.match" in loaded  # the rules are compiled: that is the check
+    assert not loaded & {"monitor.service", "monitor.store", "monitor.pipeline"}
+    assert not top_level(loaded) & {"aiohttp", "httpx", "rich", "lxml", "feedparser"}
