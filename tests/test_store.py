@@ -724,6 +724,24 @@ async def test_sqlite_connections_use_wal_and_foreign_keys(
     assert pragmas == ["wal", 1, 5000, 1]  # synchronous NORMAL is 1
 
 
+async def test_a_claim_reads_due_feeds_in_index_order_without_sorting(
+    sqlite_url: str, make_store: StoreFactory
+) -> None:
+    """After `mark_all_due` every feed is due at the same instant: sorting them by id for each
+    claim made a cycle quadratic in the number of feeds."""
+    from monitor.store.feeds import _CLAIM
+
+    store = await make_store(sqlite_url)
+    statement = str(_CLAIM.compile(dialect=store.engine.dialect))
+    parameters = ("w1", "2026-11-26", "2026-11-26", "2026-11-26", 10, 0)
+    async with store.engine.connect() as conn:
+        plan = (await conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)).all()
+
+    steps = " | ".join(str(row[-1]) for row in plan)
+    assert "ix_feeds_enabled_next_poll_at_id" in steps
+    assert "TEMP B-TREE" not in steps
+
+
 async def test_a_closed_store_refuses_work(database_url: str) -> None:
     store = await open_store(database_url)
     await store.close()

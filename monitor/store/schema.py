@@ -104,7 +104,10 @@ feeds = sa.Table(
     sa.Column("min_interval_seconds", sa.Float(), nullable=True),
     sa.Column("max_interval_seconds", sa.Float(), nullable=True),
     sa.Column("poll_interval_seconds", sa.Float(), nullable=True),
-    sa.Index(None, "enabled", "next_poll_at"),
+    # With `id`, the claim's ORDER BY next_poll_at, id comes from the index, and its LIMIT stops
+    # the scan (migration 0007). Without, SQLite sorted every feed due at the same instant
+    # (all of them after `mark_all_due`) for each claim.
+    sa.Index(None, "enabled", "next_poll_at", "id"),
 )
 
 # The items of the body a feed's `body_hash` names, as the parser remembers them (migration
