@@ -417,6 +417,10 @@ async def test_an_item_memo_is_written_kept_and_cleared(store: Store, record: Re
     assert feed is not None and feed.item_memo == memo  # a 304 keeps it
     assert memo.hex() not in repr(feed)
 
+    await record("a", polled(NOW + timedelta(minutes=15), item_memo=b"the next document"))
+    feed = await store.get_feed("a")
+    assert feed is not None and feed.item_memo == b"the next document"
+
     await record("a", polled(NOW + timedelta(minutes=20), item_memo=b""))
     feed = await store.get_feed("a")
     assert feed is not None and feed.item_memo is None
