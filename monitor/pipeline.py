@@ -73,7 +73,6 @@ class RecordsPolls(Protocol):
         articles: Sequence[Article] = (),
         *,
         owner: str | None = None,
-        matches: Mapping[str, Sequence[RuleMatch]] | None = None,
         plan: OutboxPlan | None = None,
         match: Callable[[Sequence[Article]], Mapping[str, Sequence[RuleMatch]]] | None = None,
     ) -> RecordResultLike: ...

@@ -114,7 +114,7 @@ class Setup:
             FEED.id,
             update,
             articles,
-            matches={a.key: [match] for a in articles},
+            match=lambda inserted: {a.key: [match] for a in inserted},
             plan=plan,
         )
         return [alert.id for alert in result.alerts]

@@ -69,7 +69,7 @@ async def record(
     matches: Mapping[str, Sequence[RuleMatch]],
     at: datetime = NOW,
 ) -> RecordResult:
-    return await store.record_poll(feed_id, polled(at), items, matches=matches)
+    return await store.record_poll(feed_id, polled(at), items, match=lambda _: matches)
 
 
 def pairs(alerts: Sequence[Alert]) -> list[tuple[str, str, str]]:

@@ -15,7 +15,7 @@ import functools
 import re
 import sqlite3
 import traceback
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +35,6 @@ from monitor.models import (
     FeedStateUpdate,
     FeedSummary,
     OutboxPlan,
-    RuleMatch,
 )
 from monitor.redact import REDACTED, redact_url
 from monitor.store import alerts as alert_rows
@@ -384,7 +383,6 @@ class Store:
         articles: Sequence[Article] = (),
         *,
         owner: str | None = None,
-        matches: Mapping[str, Sequence[RuleMatch]] | None = None,
         plan: OutboxPlan | None = None,
         match: MatchInserted | None = None,
     ) -> RecordResult:
@@ -396,18 +394,16 @@ class Store:
         still holds it). Articles not stored yet for the feed are inserted and returned, in
         input order; a stored one whose `content_hash` changed is updated and only counted.
 
-        `matches` maps an article key to the rule matches found in it before the write. Each
-        article inserted now (not one stored already) gets an alert per match, detected at
-        `update.polled_at`, unless its story (canonical URL, else feed and key) has an alert
-        for that rule already; the alerts created are returned. Instead of `matches`, `match`
-        is called in the transaction with the articles inserted now, and returns them (saving
-        the caller a read of which keys are new). On a SQLite file the transaction, and so
-        `match`, runs on the store's writer thread: `match` must be plain computation, touching
-        no event-loop object. With a `plan`, each alert gets its deliveries (the outbox), and a
-        feed turning unhealthy or recovering gets a notice for the `ops` notifiers, in the same
-        transaction.
+        `match` is called in the transaction with the articles inserted now (not those stored
+        already) and maps an article key to the rule matches found in it. Each such article
+        gets an alert per match, detected at `update.polled_at`, unless its story (canonical
+        URL, else feed and key) has an alert for that rule already; the alerts created are
+        returned. On a SQLite file the transaction, and so `match`, runs on the store's writer
+        thread: `match` must be plain computation, touching no event-loop object. With a
+        `plan`, each alert gets its deliveries (the outbox), and a feed turning unhealthy or
+        recovering gets a notice for the `ops` notifiers, in the same transaction.
         """
-        poll = PollRecord(feed_id, update, articles, owner, plan, matches, match)
+        poll = PollRecord(feed_id, update, articles, owner, plan, match)
         return await self._write_in_one_go(
             f"recording the poll of feed {feed_id} failed",
             functools.partial(polls.record_poll, poll=poll),

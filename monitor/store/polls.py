@@ -43,7 +43,6 @@ class PollRecord:
     articles: Sequence[Article]
     owner: str | None
     plan: OutboxPlan | None
-    matches: Mapping[str, Sequence[RuleMatch]] | None
     match: MatchInserted | None
 
 
@@ -58,10 +57,10 @@ def record_poll(conn: Connection, poll: PollRecord) -> RecordResult:
     if before is not None:
         notify_health(conn, before, update, poll.plan)
     recorded = article_rows.record_articles(conn, poll.feed_id, poll.articles, now=update.polled_at)
-    matches = poll.matches
-    if poll.match is not None and recorded.inserted:
-        matches = poll.match(tuple(article for _, article in recorded.inserted))
-    if not matches or not recorded.inserted:
+    if poll.match is None or not recorded.inserted:
+        return recorded.result()
+    matches = poll.match(tuple(article for _, article in recorded.inserted))
+    if not matches:
         return recorded.result()
     created = alert_rows.record_alerts(
         conn, recorded.inserted, matches, detected_at=update.polled_at
