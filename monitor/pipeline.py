@@ -30,7 +30,7 @@ from monitor.models import (
     Validators,
 )
 from monitor.parse import body_hash
-from monitor.parse.incremental import memo_published
+from monitor.parse.memo import memo_published
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,8 @@ from monitor.models import Article, ParsedFeed
 from monitor.parse import FeedParser, memo_published, parse_feed
 from monitor.parse.elements import FeedReader
 from monitor.parse.fast import _xml_body, read_document
-from monitor.parse.incremental import HEADER, ITEM, Memo, split_items
+from monitor.parse.items import split_items
+from monitor.parse.memo import HEADER, ITEM, Memo
 from monitor.parse.normalize import link_base
 from monitor.parse.syndication import entry_articles
 from tests.conftest import CORPUS

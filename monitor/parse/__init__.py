@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from monitor.errors import ParseError
 from monitor.models import ParsedFeed
-from monitor.parse.incremental import memo_published, parse_with_memo
+from monitor.parse.incremental import parse_with_memo
 from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
+from monitor.parse.memo import memo_published
 from monitor.parse.normalize import body_hash, canonical_url
 from monitor.parse.offload import FeedParser
 from monitor.parse.syndication import parse_syndication

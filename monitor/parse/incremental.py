@@ -2,9 +2,8 @@
 
 A changed feed usually differs from its last version by an item or two, yet a full parse reads
 all of them (about 50), and the store then skips the unchanged ones by their content hash. So
-`parse_with_memo` cuts each RSS item or Atom entry out of the document as raw bytes (one regex
-scan that skips CDATA sections, comments and processing instructions: in well-formed XML a
-literal `<item` can only occur in those), and remembers a digest of each in `ParsedFeed.item_memo`.
+`parse_with_memo` cuts each RSS item or Atom entry out of the document as raw bytes (`items.py`)
+and remembers a digest of each in `ParsedFeed.item_memo` (`memo.py`).
 Given the last parse's memo, the items whose digest it holds are cut out of the document before
 lxml reads it; `articles` then holds the other items' articles only, and `skipped_items` counts
 the items found in the memo. The memo also keeps, per item, a digest of its article's key (so a
@@ -37,127 +36,19 @@ and xml:lang, namespaces, the flags feedparser's rules carry between elements). 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import itertools
-import re
-import struct
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from lxml import etree
 
 from monitor.models import Article, ParsedFeed
 from monitor.parse.elements import FeedReader
-from monitor.parse.fast import FIRST_ELEMENT, _xml_body, read_document
+from monitor.parse.fast import _xml_body, read_document
+from monitor.parse.items import Items, digest, split_items
+from monitor.parse.memo import MEMO_VERSION, Memo, MemoRow, micros
 from monitor.parse.normalize import link_base
 from monitor.parse.reader import READ_ELEMENTS, Declarations
 from monitor.parse.syndication import entry_articles, feed_defaults, parsed_feed
 from monitor.parse.values import Node
-
-MEMO_VERSION = 1
-HEADER = struct.Struct("<B8s")  # format version, context digest
-ITEM = struct.Struct("<8s8sq")  # raw bytes digest, article key digest, published (µs)
-NO_DATE = -(2**63)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
-DIGEST_SIZE = 8
-
-ATOM_ROOT = re.compile(rb"<feed[\s>/]")
-
-
-def _item_scanner(tag: bytes) -> re.Pattern[bytes]:
-    """The start of markup that may hide a tag (group 1 None: CDATA, comment, processing
-    instruction), or the tag's start (group 1 "") or end ("/")."""
-    return re.compile(rb"<(?:!\[CDATA\[|!--|\?|(/?)" + tag + rb"(?=[\s>/]))")
-
-
-ITEM_SCAN = _item_scanner(b"item")
-ENTRY_SCAN = _item_scanner(b"entry")
-HIDING_ENDS = {b"![": b"]]>", b"!-": b"-->", b"?": b"?>"}  # by the bytes after "<"
-START_TAG_REST = re.compile(rb"""(?:\s+[^\s=/>]+\s*=\s*(?:"[^"]*"|'[^']*'))*\s*(/?)>""")
-END_TAG_REST = re.compile(rb"\s*>")
-ELEMENT_START = re.compile(rb"<[A-Za-z_]")
-QUESTION = ord("?")
-
-MemoRow = tuple[bytes, bytes, int]  # raw digest, key digest, published
-
-
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=DIGEST_SIZE).digest()
-
-
-# ---- the document's items ----------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Items:
-    """A document's top-level items: their byte spans, one contiguous run, and their digests."""
-
-    document: bytes
-    spans: list[tuple[int, int]]
-    digests: list[bytes]
-
-    def reduced(self, kept: list[int]) -> bytes:
-        """The document with only the `kept` items (indices, ascending), each with the
-        whitespace that follows it."""
-        document, spans = self.document, self.spans
-        last = len(spans) - 1
-        parts = [document[: spans[0][0]]]
-        for index in kept:
-            end = spans[index + 1][0] if index < last else spans[index][1]
-            parts.append(document[spans[index][0] : end])
-        parts.append(document[spans[-1][1] :])
-        return b"".join(parts)
-
-    @property
-    def elements_follow(self) -> bool:
-        """Whether an element follows the last item (which may read what items leave)."""
-        return ELEMENT_START.search(self.document, self.spans[-1][1]) is not None
-
-
-def split_items(document: bytes) -> Items | None:
-    """The items of a gated document (`fast._xml_body`), or None when it cannot be read item by
-    item (see the module docstring)."""
-    first = FIRST_ELEMENT.search(document)
-    if first is None:
-        return None
-    root_close = document.find(b">", first.start())
-    if root_close < 0:
-        return None
-    scan = ENTRY_SCAN if ATOM_ROOT.match(document, first.start()) else ITEM_SCAN
-    spans = _item_spans(document, scan, root_close)
-    if not spans or document.find(b"xmlns", spans[0][0], spans[-1][1]) >= 0:
-        return None  # feedparser's namespace maps change at each declaration it meets
-    for (_, end), (start, _) in itertools.pairwise(spans):
-        if document[end:start].strip():
-            return None
-    return Items(document, spans, [_digest(document[start:end]) for start, end in spans])
-
-
-def _item_spans(document: bytes, scan: re.Pattern[bytes], start: int) -> list[tuple[int, int]]:
-    """(start, end) of each item, none nested; empty when the tags are odd."""
-    spans: list[tuple[int, int]] = []
-    opened = -1
-    position = start
-    while (match := scan.search(document, position)) is not None:
-        slash = match.group(1)
-        if slash is None:  # skip to the end of the CDATA section, comment or PI
-            at = match.start() + 1
-            end = HIDING_ENDS[document[at : at + (1 if document[at] == QUESTION else 2)]]
-            found = document.find(end, match.end())
-            if found < 0:
-                return []
-            position = found + len(end)
-        elif not slash:
-            rest = START_TAG_REST.match(document, match.end())
-            if opened >= 0 or rest is None or rest.group(1):
-                return []  # nested, odd start tag, or <item/>
-            opened, position = match.start(), rest.end()
-        else:
-            rest = END_TAG_REST.match(document, match.end())
-            if opened < 0 or rest is None:
-                return []
-            spans.append((opened, rest.end()))
-            opened, position = -1, rest.end()
-    return [] if opened >= 0 else spans
 
 
 # ---- the reader, checking that items are independent ------------------------------------------
@@ -266,56 +157,6 @@ ItemReader.ends = {**FeedReader.ends, "item": ItemReader._end_checked_item}
 ItemReader.ends["entry"] = ItemReader._end_checked_item
 
 
-# ---- the memo ---------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Memo:
-    context: bytes
-    rows: list[MemoRow]
-
-    def encode(self) -> bytes:
-        return HEADER.pack(MEMO_VERSION, self.context) + b"".join(
-            ITEM.pack(*row) for row in self.rows
-        )
-
-    @classmethod
-    def decode(cls, memo: bytes | None) -> Memo | None:
-        """The memo, or None for none, another format version or garbage."""
-        if not memo or len(memo) < HEADER.size or (len(memo) - HEADER.size) % ITEM.size:
-            return None
-        memo = bytes(memo)
-        version, context = HEADER.unpack_from(memo)
-        if version != MEMO_VERSION:
-            return None
-        return cls(context, list(ITEM.iter_unpack(memo[HEADER.size :])))
-
-
-def memo_published(memo: bytes) -> list[datetime]:
-    """The published times (UTC) of the memo's document's articles, in document order: items
-    without a date, and items repeating an earlier one's key (no article of their own), left
-    out. Empty for a memo that is not one."""
-    decoded = Memo.decode(memo)
-    if decoded is None:
-        return []
-    seen: set[bytes] = set()
-    published = []
-    for _, key, micros in decoded.rows:
-        if key in seen:
-            continue
-        seen.add(key)
-        if micros != NO_DATE:
-            published.append(EPOCH + micros * MICROSECOND)
-    return published
-
-
-def _micros(moment: datetime | None) -> int:
-    if moment is None:
-        return NO_DATE
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - EPOCH) // MICROSECOND
-
-
-# ---- parsing ----------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Request:
     """One parse's inputs, besides the document's items."""
@@ -423,11 +264,11 @@ def _merge(
             unread_keys.add(old[1])
             rows.append(old)
             continue
-        key = _digest(article.key.encode("utf-8", "surrogatepass"))
+        key = digest(article.key.encode("utf-8", "surrogatepass"))
         if old is None and article.key not in seen_keys and key not in unread_keys:
             articles.append(article)
         seen_keys.add(article.key)
-        rows.append((raw, key, _micros(article.published)))
+        rows.append((raw, key, micros(article.published)))
     return tuple(articles), rows, skipped
 
 
@@ -449,7 +290,7 @@ def _context(reader: ItemReader, result: Node, items: Items, request: Request) -
             trail,
         )
     )
-    return _digest(text.encode("utf-8", "surrogatepass"))
+    return digest(text.encode("utf-8", "surrogatepass"))
 
 
 def _plain(reader: FeedReader, request: Request) -> ParsedFeed:
@@ -470,4 +311,4 @@ def _without_memo(document: bytes, request: Request) -> ParsedFeed | None:
     return _plain(reader, request) if reader is not None else None
 
 
-__all__ = ["Items", "Memo", "memo_published", "parse_with_memo", "split_items"]
+__all__ = ["ItemReader", "parse_with_memo"]
