@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.models import Feed, FeedStateUpdate, FeedStatus, FeedSummary, Validators
+from monitor.store.memos import item_memos, write_item_memos
 from monitor.store.schema import UtcDateTime, articles, chunks, feed_memos, feeds
 
 
@@ -218,7 +218,7 @@ def claim_due_feeds(
     """Lease up to `limit` due feeds to `owner`, oldest due first, in one statement."""
     parameters = {"now": now, "limit": limit, "owner": owner, "until": now + lease}
     rows = [row._mapping for row in conn.execute(_CLAIM, parameters)]
-    memos = _item_memos(conn, [row["id"] for row in rows])
+    memos = item_memos(conn, [row["id"] for row in rows])
     claimed = [feed_from_row(row, memos.get(row["id"])) for row in rows]
     # RETURNING order is unspecified.
     return sorted(claimed, key=lambda f: (f.next_poll_at or now, f.id))
@@ -288,43 +288,8 @@ def update_feed_state(
     if result.rowcount != 1:
         return False
     if update.item_memo is not None:
-        _write_item_memos(conn, [(feed_id, update.item_memo)])
+        write_item_memos(conn, [(feed_id, update.item_memo)])
     return True
-
-
-def _item_memos(conn: Connection, feed_ids: Sequence[str]) -> dict[str, bytes]:
-    """The item memos of those of `feed_ids` that have one."""
-    found: dict[str, bytes] = {}
-    for chunk in chunks(feed_ids):
-        rows = conn.execute(_MEMOS, {"ids": list(chunk)})
-        found.update((row.feed_id, bytes(row.item_memo)) for row in rows)
-    return found
-
-
-def _write_item_memos(conn: Connection, memos: Sequence[tuple[str, bytes]]) -> None:
-    """Replace the feeds' item memos; an empty memo removes the old one. An upsert: one
-    statement, which does not rely on the feed row's lock (taken by the state update first) to
-    keep two writers of one feed from colliding on the key."""
-    forgotten = [{"feed_id": feed_id} for feed_id, memo in memos if not memo]
-    if forgotten:
-        conn.execute(_FORGET_MEMO, forgotten)
-    kept = [{"feed_id": feed_id, "item_memo": memo} for feed_id, memo in memos if memo]
-    if kept:
-        conn.execute(_MEMO_UPSERTS[conn.dialect.name], kept)
-
-
-def _memo_upsert(dialect: str) -> sa.Insert:
-    insert = postgresql.insert(feed_memos) if dialect == "postgresql" else sqlite.insert(feed_memos)
-    return insert.on_conflict_do_update(
-        index_elements=[feed_memos.c.feed_id], set_={"item_memo": insert.excluded.item_memo}
-    )
-
-
-_MEMOS = sa.select(feed_memos.c.feed_id, feed_memos.c.item_memo).where(
-    feed_memos.c.feed_id.in_(sa.bindparam("ids", expanding=True))
-)
-_FORGET_MEMO = sa.delete(feed_memos).where(feed_memos.c.feed_id == sa.bindparam("feed_id"))
-_MEMO_UPSERTS = {dialect: _memo_upsert(dialect) for dialect in ("postgresql", "sqlite")}
 
 
 def update_feed_states(
@@ -350,7 +315,7 @@ def update_feed_states(
         if update.item_memo is not None and feed_id not in missing
     ]
     if memos:
-        _write_item_memos(conn, memos)
+        write_item_memos(conn, memos)
     return missing
 
 
@@ -445,7 +410,7 @@ def get_feed(conn: Connection, feed_id: str, *, with_memo: bool = True) -> Feed 
     row = conn.execute(_FEED_BY_ID, {"feed_id": feed_id}).first()
     if row is None:
         return None
-    memo = _item_memos(conn, [feed_id]).get(feed_id) if with_memo else None
+    memo = item_memos(conn, [feed_id]).get(feed_id) if with_memo else None
     return feed_from_row(row._mapping, memo)
 
 
