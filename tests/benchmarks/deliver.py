@@ -142,8 +142,13 @@ async def _store_alerts(store: Store, run: str, start: int, count: int) -> tuple
     now = datetime.now(UTC)
     articles = _articles(run, start, count)
     update = FeedStateUpdate(now, now + timedelta(minutes=10), FeedStatus.OK)
-    matches = {a.key: [MATCH] for a in articles}
-    result = await store.record_poll(FEED.id, update, articles, matches=matches, plan=PLAN)
+    result = await store.record_poll(
+        FEED.id,
+        update,
+        articles,
+        match=lambda inserted: {a.key: [MATCH] for a in inserted},
+        plan=PLAN,
+    )
     return [alert.id for alert in result.alerts], time.time()
 
 
