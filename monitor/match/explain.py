@@ -18,7 +18,8 @@ from monitor.match.compile import (
     QNot,
     QTerm,
 )
-from monitor.match.matcher import ArticleScan, near_fields, query_holds, report, rule_score
+from monitor.match.evaluate import near_fields, query_holds, report, rule_score
+from monitor.match.scan import ArticleScan
 from monitor.models import RuleMatch
 
 __all__ = ["Condition", "Explanation", "explain_rule"]
