@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from monitor.match import ArticleText, compile_rules
-from monitor.match.compile import FIELD_NAMES
+from monitor.match.compiled import FIELD_NAMES
 from monitor.match.query import ActorRef, And, Near, Not, Or, QueryNode, Term, render
 from monitor.match.reference import reference_match
 from monitor.match.text import NormalizedText, fold, fold_offsets, normalize

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 
-from monitor.match.compile import (
+from monitor.match.compiled import (
     ALL,
     ANY,
     FIELD_NAMES,

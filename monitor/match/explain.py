@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from monitor.match.compile import (
+from monitor.match.compiled import (
     FIELD_NAMES,
     CompiledRule,
     QActor,

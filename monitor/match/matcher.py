@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from monitor.match.compile import FIELD_NAMES, CompiledRule, CompiledRules
+from monitor.match.compiled import FIELD_NAMES, CompiledRule, CompiledRules
 from monitor.match.evaluate import plain_score, report, rule_holds, rule_score
 from monitor.match.scan import ArticleScan, ArticleText
 from monitor.match.terms import RuleError

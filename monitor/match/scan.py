@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import chain
 from operator import itemgetter
 
-from monitor.match.compile import FIELD_NAMES, CompiledRules, LiteralSearch
+from monitor.match.compiled import FIELD_NAMES, CompiledRules, LiteralSearch
 from monitor.match.text import SEPARATOR, NormalizedText, normalize, snippet
 from monitor.models import Article
 
