@@ -27,13 +27,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import ActorHit, RuleMatch, TermHit
 from monitor.notify.base import WebhookFormat, WebhookOptions
-from monitor.notify.formats import (
-    DISCORD_EMBEDS_CHARS,
-    SLACK_MAX_BLOCKS,
-    TEAMS_DIGEST_ALERTS,
-    load_template,
-    render_body,
-)
+from monitor.notify.discord import DISCORD_EMBEDS_CHARS
+from monitor.notify.formats import load_template, render_body
 from monitor.notify.messages import (
     AlertMessage,
     ArticleInfo,
@@ -43,6 +38,8 @@ from monitor.notify.messages import (
     OpsNotice,
 )
 from monitor.notify.signing import sign, signing_key, webhook_headers
+from monitor.notify.slack import SLACK_MAX_BLOCKS
+from monitor.notify.teams import TEAMS_DIGEST_ALERTS
 from monitor.notify.webhook import (
     WebhookNotifier,
     _safe_cause,
