@@ -19,13 +19,8 @@ from monitor.config.settings import Settings
 from monitor.errors import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from monitor.models import ActorHit, RuleMatch, TermHit
 from monitor.notify.base import EmailOptions
-from monitor.notify.email import (
-    EmailNotifier,
-    SmtpSettings,
-    build_message,
-    check_subject_template,
-    default_subject,
-)
+from monitor.notify.email import EmailNotifier, SmtpSettings
+from monitor.notify.email_message import build_message, check_subject_template, default_subject
 from monitor.notify.messages import (
     AlertMessage,
     ArticleInfo,

@@ -330,7 +330,7 @@ class NotifierChecker(Checker):
             self.count(concurrency, *EMAIL_CONCURRENCY)
 
     def _subject(self, node: Located) -> None:
-        from monitor.notify.email import check_subject_template
+        from monitor.notify.email_message import check_subject_template
 
         source = self.string(node)
         if source is None:
