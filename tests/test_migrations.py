@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from monitor.errors import StoreError
 from monitor.models import Article, FeedStateUpdate, FeedStatus
 from monitor.store import Store, open_store
-from monitor.store.engine import SCHEMA_HEAD, alembic_config
+from monitor.store.database import SCHEMA_HEAD, alembic_config
 from monitor.store.schema import metadata
 
 NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from monitor.models import (
 )
 from monitor.store import RecordResult, Store, open_store
 from monitor.store.articles import record_articles
-from monitor.store.engine import alembic_config, async_database_url
+from monitor.store.database import alembic_config, async_database_url
 from monitor.store.schema import feeds
 from tests.conftest import StoreFactory
 from tests.test_store import FeedConf, article

@@ -1,10 +1,10 @@
-"""The `Store`: its async engine, its transactions, its migrations, its errors.
+"""The `Store`: its transactions, and every operation on feeds, articles, alerts and deliveries.
 
 SQLite (aiosqlite, WAL) and PostgreSQL (asyncpg) run the same statements. SQLite has one writer:
 writes are serialised in-process by a lock and start with BEGIN IMMEDIATE, so that a transaction
 never has to upgrade a read lock (which fails with "database is locked" instead of waiting).
 The polling path's writes on a SQLite file run in one go on a thread of their own
-(`monitor.store.transact`).
+(`monitor.store.transact`). Opening the database (URL, engine, migrations) is `database.py`.
 """
 
 from __future__ import annotations
@@ -12,19 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import re
-import sqlite3
-import traceback
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.engine import URL, Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from monitor.errors import StoreError
 from monitor.models import (
@@ -36,47 +31,29 @@ from monitor.models import (
     FeedSummary,
     OutboxPlan,
 )
-from monitor.redact import REDACTED, redact_url
 from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
 from monitor.store import feeds as feed_rows
 from monitor.store import outbox, polls
 from monitor.store import replicas as replica_rows
 from monitor.store.articles import RecordResult
+from monitor.store.database import (
+    async_database_url,
+    at_head,
+    create_engine,
+    is_file_sqlite,
+    is_memory,
+    make_parent_directory,
+    safe_url,
+    translate_errors,
+    upgrade_to_head,
+)
 from monitor.store.feeds import FeedConfigLike, SyncReport
 from monitor.store.group import GroupCommit
 from monitor.store.polls import MatchInserted, PollRecord, StateRecord
-from monitor.store.transact import BEGIN_IMMEDIATE, SqliteWriter, listen_sqlite
+from monitor.store.transact import BEGIN_IMMEDIATE, SqliteWriter
 
-if TYPE_CHECKING:
-    from alembic.config import Config
-
-MIGRATIONS = Path(__file__).with_name("migrations")
-# The newest migration's revision (a test checks it against Alembic's head): a database at it
-# opens without importing Alembic, a good part of a CLI command's start-up time.
-SCHEMA_HEAD = "0007"
-# Plain URLs name the sync drivers; the store needs the async ones.
-_ASYNC_DRIVERS = {
-    "postgresql": "postgresql+asyncpg",
-    "postgres": "postgresql+asyncpg",
-    "sqlite": "sqlite+aiosqlite",
-}
-_SQLITE_MINIMUM = (3, 35)  # UPDATE ... FROM (3.33) and RETURNING (3.35)
-_POSTGRES_CONNECT_TIMEOUT = 10.0
 T = TypeVar("T")
-POSTGRES_POOL_SIZE = 15  # connections per process: replicas x 15 must fit max_connections
-
-
-class MigrationError(Exception):
-    """Alembic refused to migrate (its CommandError, which is imported only when migrating)."""
-
-
-_DATABASE_ERRORS: tuple[type[Exception], ...] = (
-    SQLAlchemyError,
-    MigrationError,
-    OSError,  # the drivers' connection errors, not always wrapped by SQLAlchemy
-    ImportError,  # a URL naming a driver that is not installed
-)
 _LEASE = timedelta(minutes=2)  # a delivery claimed by a worker that died is free after this
 _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
 _SYNC_LOCK_KEY = _MIGRATION_LOCK_KEY + 1  # ... and sync the feeds table one by one
@@ -89,134 +66,19 @@ async def open_store(database_url: str) -> Store:
     unreachable or refuses the migration.
     """
     url = async_database_url(database_url)
-    message = f"cannot open database {_safe_url(url)}"
+    message = f"cannot open database {safe_url(url)}"
     # Exception: whatever a driver raises for a URL it cannot use (OverflowError for a bad port).
-    with _translate_errors(message, url.password, Exception):
-        engine = _create_engine(url)
-        await _make_parent_directory(url)
-    store = Store(engine, url, SqliteWriter(url) if _is_file_sqlite(url) else None)
+    with translate_errors(message, url.password, Exception):
+        engine = create_engine(url)
+        await make_parent_directory(url)
+    store = Store(engine, url, SqliteWriter(url) if is_file_sqlite(url) else None)
     try:
-        with _translate_errors(message, url.password, Exception):
+        with translate_errors(message, url.password, Exception):
             await store.migrate()
     except BaseException:
         await store.close()
         raise
     return store
-
-
-def alembic_config(connection: Connection | None = None, *, url: str | None = None) -> Config:
-    """The Alembic configuration of the store's migrations, built in code (no alembic.ini).
-
-    To add a migration after changing `schema.py`, autogenerate it from a database at head,
-    then review it and run `ruff format` / `ruff check --fix` on it:
-        command.revision(alembic_config(url="sqlite:///dev.db"), "add alerts",
-                         autogenerate=True, rev_id="0002")
-    """
-    from alembic.config import Config
-
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("path_separator", "os")
-    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
-    if url is not None:
-        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def async_database_url(database_url: str) -> URL:
-    """`database_url` parsed, with a plain `postgresql://` or `sqlite://` given its async driver."""
-    try:
-        url = make_url(database_url)
-    except (ArgumentError, ValueError):
-        # The message would quote the URL, password included.
-        raise StoreError(f"invalid database URL {_redact_unparsed(database_url)}") from None
-    driver = _ASYNC_DRIVERS.get(url.drivername)
-    return url.set(drivername=driver) if driver else url
-
-
-def _redact_unparsed(database_url: str) -> str:
-    # Not a URL urlsplit reads right either: mask anything between ":" and "@" as well.
-    return re.sub(r":[^:@/]*@", f":{REDACTED}@", redact_url(database_url))
-
-
-def _safe_url(url: URL) -> str:
-    rendered = url.render_as_string(hide_password=True)
-    # Query values may hold secrets too; a SQLite path is not a URL redact_url can round-trip.
-    return rendered if url.get_backend_name() == "sqlite" else redact_url(rendered)
-
-
-def _create_engine(url: URL) -> AsyncEngine:
-    if url.get_backend_name() == "sqlite" and sqlite3.sqlite_version_info < _SQLITE_MINIMUM:
-        raise StoreError(
-            f"SQLite {sqlite3.sqlite_version} is too old: the store needs "
-            f"{'.'.join(map(str, _SQLITE_MINIMUM))} or later (UPDATE ... RETURNING)"
-        )
-    connect_args: dict[str, Any] = {}
-    if url.drivername == "postgresql+asyncpg" and "timeout" not in url.query:
-        connect_args["timeout"] = _POSTGRES_CONNECT_TIMEOUT
-    pool: dict[str, Any] = {}
-    if url.get_backend_name() == "postgresql":
-        # Connections kept open, none opened and closed on demand: with 100 polls in flight the
-        # default pool (5 kept, 10 more closed after use) reconnected ~30 times a second and
-        # doubled PostgreSQL's CPU per poll (tests/benchmarks/replicas.py).
-        pool = {"pool_size": POSTGRES_POOL_SIZE, "max_overflow": 0}
-    # hide_parameters: bound values (article text, feed URLs with tokens) stay out of errors.
-    engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args, **pool)
-    if engine.dialect.name == "sqlite":
-        listen_sqlite(engine.sync_engine)
-    return engine
-
-
-def _is_file_sqlite(url: URL) -> bool:
-    return url.get_backend_name() == "sqlite" and not _is_memory(url)
-
-
-def _is_memory(url: URL) -> bool:
-    database = url.database or ""
-    return database in ("", ":memory:") or "mode=memory" in database
-
-
-async def _make_parent_directory(url: URL) -> None:
-    if url.get_backend_name() == "sqlite" and not _is_memory(url) and not url.query.get("uri"):
-        await asyncio.to_thread(_mkdir_parent, url.database or "")
-
-
-def _mkdir_parent(path: str) -> None:
-    Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
-
-
-@contextlib.contextmanager
-def _translate_errors(message: str, secret: str | None, *catch: type[Exception]) -> Iterator[None]:
-    """Turn database, driver and migration errors into `StoreError`, never showing `secret`."""
-    try:
-        yield
-    except StoreError:
-        raise
-    except (*_DATABASE_ERRORS, *catch) as exc:
-        if secret and secret in "".join(traceback.format_exception(exc)):
-            detail = f"{type(exc).__name__}: {exc}".replace(secret, REDACTED)
-            raise StoreError(f"{message}: {detail}") from None
-        raise StoreError(message) from exc
-
-
-def _upgrade_to_head(connection: Connection) -> None:
-    from alembic import command
-    from alembic.util.exc import CommandError
-
-    try:
-        command.upgrade(alembic_config(connection), "head")
-    except CommandError as exc:
-        raise MigrationError(str(exc)) from exc
-
-
-def _at_head(connection: Connection) -> bool:
-    """Whether the database's schema is at SCHEMA_HEAD already (checked without Alembic)."""
-    if not sa.inspect(connection).has_table("alembic_version"):
-        return False
-    versions = connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars()
-    return list(versions) == [SCHEMA_HEAD]
 
 
 class Store:
@@ -230,7 +92,7 @@ class Store:
         self._engine = engine
         self._writer = writer
         self._secret = url.password
-        self.safe_url = _safe_url(url)
+        self.safe_url = safe_url(url)
         self._closed = False
         self._sqlite = engine.dialect.name == "sqlite"
         lock = asyncio.Lock()
@@ -239,7 +101,7 @@ class Store:
         )
         # An in-memory SQLite database is one shared connection: reads must queue too.
         self._read_lock: contextlib.AbstractAsyncContextManager[Any] = (
-            lock if self._sqlite and _is_memory(url) else contextlib.nullcontext()
+            lock if self._sqlite and is_memory(url) else contextlib.nullcontext()
         )
         self._states = GroupCommit(self._record_states)
 
@@ -277,7 +139,7 @@ class Store:
     async def _write(self, operation: str) -> AsyncIterator[AsyncConnection]:
         """A write transaction: committed on success, rolled back on any error."""
         self._check_open()
-        with _translate_errors(operation, self._secret):
+        with translate_errors(operation, self._secret):
             async with self._write_lock, self._engine.connect() as plain:
                 conn = plain
                 if self._sqlite:
@@ -291,14 +153,14 @@ class Store:
             async with self._write(operation) as conn:
                 return await conn.run_sync(work)
         self._check_open()
-        with _translate_errors(operation, self._secret):
+        with translate_errors(operation, self._secret):
             async with self._write_lock:
                 return await self._writer.run(work)
 
     @contextlib.asynccontextmanager
     async def _read(self, operation: str) -> AsyncIterator[AsyncConnection]:
         self._check_open()
-        with _translate_errors(operation, self._secret):
+        with translate_errors(operation, self._secret):
             async with self._read_lock, self._engine.connect() as conn:
                 yield conn
 
@@ -313,8 +175,8 @@ class Store:
                 await conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY}
                 )
-            if not await conn.run_sync(_at_head):
-                await conn.run_sync(_upgrade_to_head)
+            if not await conn.run_sync(at_head):
+                await conn.run_sync(upgrade_to_head)
 
     async def sync_feeds(self, feeds: Sequence[FeedConfigLike], *, now: datetime) -> SyncReport:
         """Make the feed rows match the configuration, in one transaction.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from monitor.errors import StoreError
-from monitor.store.engine import async_database_url
+from monitor.store.database import async_database_url
 
 __all__ = ["DaemonLock"]
 

@@ -107,9 +107,9 @@ def replica_main() -> None:
     if pool_size := os.environ.get(POOL_SIZE_VARIABLE):
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        import monitor.store.engine
+        import monitor.store.database
 
-        monitor.store.engine.create_async_engine = functools.partial(  # type: ignore[attr-defined]
+        monitor.store.database.create_async_engine = functools.partial(  # type: ignore[attr-defined]
             create_async_engine, pool_size=int(pool_size), max_overflow=0
         )
     sys.argv = ["monitor", "run"]

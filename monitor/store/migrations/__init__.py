@@ -1,1 +1,1 @@
-"""Alembic migrations of the store, run by `monitor.store.engine` (`env.py`, `versions/`)."""
+"""Alembic migrations of the store, run by `monitor.store.database` (`env.py`, `versions/`)."""

@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from monitor.store.engine import async_database_url
+from monitor.store.database import async_database_url
 from monitor.store.schema import metadata
 
 
