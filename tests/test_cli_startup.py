@@ -122,6 +122,22 @@ async def test_once_imports_only_what_its_configuration_uses(
     assert not loaded & {"apscheduler", "aiosmtplib", "jinja2", "prometheus_client"}
 
 
+async def test_once_on_unchanged_feeds_loads_no_parser(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
+    (tmp_path / "monitor.yaml").write_text(
+        f"feeds:\n  - id: a\n    url: {url}\nnotifiers:\n  - id: console\n    type: console\n"
+    )
+    env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"}
+    first = top_level(await modules_after(["once"], cwd=tmp_path, env=env))
+    assert {"lxml", "feedparser"} <= first  # the new feed was parsed, in a thread of this process
+    unchanged = top_level(await modules_after(["once"], cwd=tmp_path, env=env))
+    last = {name.lower() for name in feed_server.hits("/a.xml")[-1].headers}
+    assert "if-none-match" in last  # a conditional GET, which the server answers with 304
+    assert not unchanged & {"lxml", "feedparser", "multiprocessing"}
+
+
 async def test_check_imports_neither_the_service_nor_the_store(tmp_path: Path) -> None:
     (tmp_path / "monitor.yaml").write_text(
         "feeds:\n  - id: a\n    url: https://example.org/a.xml\n"

@@ -39,7 +39,7 @@ DEFAULT_TIMEOUT = 30.0  # seconds; feedparser reads a normal feed at 1-2 MB/s on
 MAX_WORKERS = 8
 MAX_REASON_LENGTH = 500
 # What the fork server imports before it forks workers: its default (`__main__`) and the parser.
-FORKSERVER_PRELOAD = ("__main__", "monitor.parse")
+FORKSERVER_PRELOAD = ("__main__", "monitor.parse.document")
 # The largest body parsed in a thread before the process pool starts. A hostile body on one of
 # feedparser's quadratic paths (unclosed comments) takes about 1 s at this size, over a minute
 # at 1 MB: a parse that cannot be stopped stays short.
@@ -57,7 +57,7 @@ def parse_in_worker(
     body: bytes, feed_id: str, url: str, content_type: str | None, memo: bytes | None = None
 ) -> ParsedFeed | WorkerFailure:
     """The job a worker runs: `parse_feed`, with every exception turned into a WorkerFailure."""
-    from monitor.parse import parse_feed  # here, not at the top: the package imports this module
+    from monitor.parse.document import parse_feed  # loads lxml and feedparser: on first use
 
     try:
         return parse_feed(body, feed_id=feed_id, url=url, content_type=content_type, memo=memo)
