@@ -5,6 +5,6 @@
 
 from monitor.store.articles import RecordResult
 from monitor.store.engine import Store, open_store
-from monitor.store.feeds import FeedConfigLike, SyncReport
+from monitor.store.feed_sync import FeedConfigLike, SyncReport
 
 __all__ = ["FeedConfigLike", "RecordResult", "Store", "SyncReport", "open_store"]

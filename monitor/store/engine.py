@@ -33,8 +33,8 @@ from monitor.models import (
 )
 from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
+from monitor.store import feed_sync, outbox, polls
 from monitor.store import feeds as feed_rows
-from monitor.store import outbox, polls
 from monitor.store import replicas as replica_rows
 from monitor.store.articles import RecordResult
 from monitor.store.database import (
@@ -48,7 +48,7 @@ from monitor.store.database import (
     translate_errors,
     upgrade_to_head,
 )
-from monitor.store.feeds import FeedConfigLike, SyncReport
+from monitor.store.feed_sync import FeedConfigLike, SyncReport
 from monitor.store.group import GroupCommit
 from monitor.store.polls import MatchInserted, PollRecord, StateRecord
 from monitor.store.transact import BEGIN_IMMEDIATE, SqliteWriter
@@ -193,7 +193,7 @@ class Store:
                 await conn.execute(
                     sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SYNC_LOCK_KEY}
                 )
-            return await feed_rows.sync_feeds(conn, feeds, now=now)
+            return await feed_sync.sync_feeds(conn, feeds, now=now)
 
     async def claim_due_feeds(
         self, *, now: datetime, limit: int, lease: timedelta, owner: str
