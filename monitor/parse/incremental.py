@@ -54,7 +54,12 @@ from monitor.parse.values import Node
 # ---- the reader, checking that items are independent ------------------------------------------
 class ItemReader(FeedReader):
     """`FeedReader` that checks each item starts in the same state and leaves the reader (and
-    the feed's fields) as it found it: `neutral` False otherwise."""
+    the feed's fields) as it found it: `neutral` False otherwise.
+
+    It reads documents whose items are one run separated by whitespace alone (`split_items`,
+    and `_result` checks that the reader met as many items): so the feed's fields where an item
+    starts are those the item before it left, and are snapshot once per item, at its end.
+    """
 
     def __init__(self, base: str, declarations: Declarations) -> None:
         super().__init__(base, declarations)
@@ -65,7 +70,7 @@ class ItemReader(FeedReader):
         self._floor = -1  # the stack's length where the first item starts
         self._floor_top: tuple[str, bool, list[str]] | None = None
         self.root_info: tuple[object, ...] = ()
-        self._feed_at_start: tuple[object, ...] = ()
+        self._feed_before: tuple[object, ...] | None = None  # the fields where the item starts
 
     def read(self, root: etree._Element) -> None:
         channel = root.find("channel") if root.tag == "rss" else None
@@ -137,13 +142,16 @@ class ItemReader(FeedReader):
             self._floor_top = stack[-1] if stack else None
             if any(entry[0] in READ_ELEMENTS for entry in stack):
                 self.neutral = False  # the text between items, or the items' end, could matter
-        self._feed_at_start = self._feed_state()
+        if self._feed_before is None:
+            self._feed_before = self._feed_state()
         FeedReader._start_item(self, attrs)
 
     def _end_checked_item(self) -> None:
         FeedReader._end_item(self)
-        if self.walk_state() != self.item_state or self._feed_state() != self._feed_at_start:
+        feed_after = self._feed_state()
+        if self.walk_state() != self.item_state or feed_after != self._feed_before:
             self.neutral = False
+        self._feed_before = feed_after
         stack, floor = self.stack, self._floor
         if len(stack) < floor or (floor and stack[floor - 1] is not self._floor_top):
             self.neutral = False  # the item popped what was below it

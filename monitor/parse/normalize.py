@@ -66,6 +66,8 @@ MARKUP_TOKEN = re.compile(
     re.DOTALL,
 )
 TAG_NAME_GROUP = 4  # the groups before it are set when a comment or raw text runs to the end
+UNCLOSED_GROUPS = range(1, TAG_NAME_GROUP)
+TOKEN_PARTS = MARKUP_TOKEN.groups + 1  # in MARKUP_TOKEN.split: the text before, then the groups
 # Stand-ins for a dropped token and a block boundary: controls that html.unescape never yields.
 TAG_MARK, BLOCK_MARK = "\x01", "\x02"
 SPACES = re.compile(r"\s{2,}|[^\S ]")  # what is not already a single space
@@ -190,18 +192,18 @@ def _marked_text(markup: str) -> str:
     BLOCK_MARK): marks that no entity reference can decode to or run into, so the text is
     decoded as if run by run."""
     head_end = markup.rfind(">") + 1
-    unclosed: list[bool] = []
-
-    def mark(token: re.Match[str]) -> str:
-        name = token.group(TAG_NAME_GROUP)
-        if name is not None:
-            return BLOCK_MARK if name.lower() in BLOCK_TAGS else TAG_MARK
-        if token.lastindex is not None:
-            unclosed.append(True)
-        return TAG_MARK
-
-    text = MARKUP_TOKEN.sub(mark, markup[:head_end])
-    if not unclosed:
+    # split, not sub with a function: [text, the token's groups..., text, ...] comes from C.
+    parts = MARKUP_TOKEN.split(markup[:head_end])
+    tokens = len(parts) // TOKEN_PARTS
+    marked = [TAG_MARK] * (2 * tokens + 1)
+    marked[::2] = parts[::TOKEN_PARTS]
+    marked[1::2] = [
+        BLOCK_MARK if name is not None and name.lower() in BLOCK_TAGS else TAG_MARK
+        for name in parts[TAG_NAME_GROUP::TOKEN_PARTS]
+    ]
+    text = "".join(marked)
+    # A comment, script or style that runs to the end sets one of the groups before the name.
+    if all(parts[group::TOKEN_PARTS].count(None) == tokens for group in UNCLOSED_GROUPS):
         comment = markup.find("<!--", head_end)
         text += markup[head_end:] if comment < 0 else markup[head_end:comment]
     return html.unescape(text) if "&" in text else text
