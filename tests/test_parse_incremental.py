@@ -204,6 +204,15 @@ def test_cdata_holding_item_tags() -> None:
     assert len(items_of(document(tricky, A))) == 2
 
 
+def test_xmlns_in_cdata_or_a_comment_is_text_not_a_declaration() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg"><path d="M0"/></svg>'
+    in_cdata = item("x", description=f"<![CDATA[<p>a chart</p>{svg}]]>")
+    in_comment = item("y").replace("<title>", "<!-- xmlns:x='urn:x' --><title>")
+    result = assert_incremental(document(D, in_cdata, in_comment, A), document(in_cdata, A))
+    assert result.skipped_items == 2
+    assert [a.key for a in result.articles] == ["d", "y"]
+
+
 def test_comments_and_processing_instructions_holding_item_tags() -> None:
     tricky = item("x").replace("<title>", "<!-- <item> --><?pi <item>?><title>")
     assert_incremental(document(D, tricky, A), document(tricky, A))

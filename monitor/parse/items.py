@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 
 from monitor.parse.fast import FIRST_ELEMENT
@@ -71,8 +72,8 @@ def split_items(document: bytes) -> Items | None:
     if root_close < 0:
         return None
     scan = ENTRY_SCAN if ATOM_ROOT.match(document, first.start()) else ITEM_SCAN
-    spans = _item_spans(document, scan, root_close)
-    if not spans or document.find(b"xmlns", spans[0][0], spans[-1][1]) >= 0:
+    spans, hidden = _item_spans(document, scan, root_close)
+    if not spans or _declares_namespace(document, spans[0][0], spans[-1][1], hidden):
         return None  # feedparser's namespace maps change at each declaration it meets
     for (_, end), (start, _) in itertools.pairwise(spans):
         if document[end:start].strip():
@@ -80,9 +81,26 @@ def split_items(document: bytes) -> Items | None:
     return Items(document, spans, [digest(document[start:end]) for start, end in spans])
 
 
-def _item_spans(document: bytes, scan: re.Pattern[bytes], start: int) -> list[tuple[int, int]]:
-    """(start, end) of each item, none nested; empty when the tags are odd."""
+def _declares_namespace(document: bytes, start: int, end: int, hidden: list[int]) -> bool:
+    """Whether `document[start:end]` has "xmlns" outside the CDATA sections, comments and
+    processing instructions that `hidden` lists (flat: start, end, start, end, ...): the bytes
+    of a namespace declaration, or text it cannot tell from one. An SVG in an item's CDATA
+    content holds such bytes, which feedparser reads as text."""
+    at = document.find(b"xmlns", start, end)
+    while at >= 0:
+        if bisect_right(hidden, at) % 2 == 0:  # not between a hiding start and its end
+            return True
+        at = document.find(b"xmlns", at + 1, end)
+    return False
+
+
+def _item_spans(
+    document: bytes, scan: re.Pattern[bytes], start: int
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """(start, end) of each item, none nested, empty when the tags are odd; and where the CDATA
+    sections, comments and processing instructions after `start` are (flat: start, end, ...)."""
     spans: list[tuple[int, int]] = []
+    hidden: list[int] = []
     opened = -1
     position = start
     while (match := scan.search(document, position)) is not None:
@@ -92,17 +110,18 @@ def _item_spans(document: bytes, scan: re.Pattern[bytes], start: int) -> list[tu
             end = HIDING_ENDS[document[at : at + (1 if document[at] == QUESTION else 2)]]
             found = document.find(end, match.end())
             if found < 0:
-                return []
+                return [], []
             position = found + len(end)
+            hidden += (match.start(), position)
         elif not slash:
             rest = START_TAG_REST.match(document, match.end())
             if opened >= 0 or rest is None or rest.group(1):
-                return []  # nested, odd start tag, or <item/>
+                return [], []  # nested, odd start tag, or <item/>
             opened, position = match.start(), rest.end()
         else:
             rest = END_TAG_REST.match(document, match.end())
             if opened < 0 or rest is None:
-                return []
+                return [], []
             spans.append((opened, rest.end()))
             opened, position = -1, rest.end()
-    return [] if opened >= 0 else spans
+    return ([], []) if opened >= 0 else (spans, hidden)
