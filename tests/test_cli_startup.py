@@ -108,14 +108,20 @@ def test_unknown_command_is_still_a_usage_error() -> None:
     assert "No such command 'nope'" in result.output
 
 
+def one_feed_config(folder: Path, feed_server: FeedServer) -> dict[str, str]:
+    """A monitor.yaml in `folder` with one served feed and a console notifier; the environment
+    that gives it a SQLite store there."""
+    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
+    (folder / "monitor.yaml").write_text(
+        f"feeds:\n  - id: a\n    url: {url}\nnotifiers:\n  - id: console\n    type: console\n"
+    )
+    return {**os.environ, "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'monitor.db'}"}
+
+
 async def test_once_imports_only_what_its_configuration_uses(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
-    (tmp_path / "monitor.yaml").write_text(
-        f"feeds:\n  - id: a\n    url: {url}\nnotifiers:\n  - id: console\n    type: console\n"
-    )
-    env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"}
+    env = one_feed_config(tmp_path, feed_server)
     loaded = top_level(await modules_after(["once"], cwd=tmp_path, env=env))
     assert "sqlalchemy" in loaded and "aiohttp" in loaded  # the store and the fetcher: used
     # No schedule in `once`, no email notifier, no webhook template, no status server.
@@ -125,11 +131,7 @@ async def test_once_imports_only_what_its_configuration_uses(
 async def test_once_on_unchanged_feeds_loads_no_parser(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:
-    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
-    (tmp_path / "monitor.yaml").write_text(
-        f"feeds:\n  - id: a\n    url: {url}\nnotifiers:\n  - id: console\n    type: console\n"
-    )
-    env = {**os.environ, "MONITOR_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'monitor.db'}"}
+    env = one_feed_config(tmp_path, feed_server)
     first = top_level(await modules_after(["once"], cwd=tmp_path, env=env))
     assert {"lxml", "feedparser"} <= first  # the new feed was parsed, in a thread of this process
     unchanged = top_level(await modules_after(["once"], cwd=tmp_path, env=env))
