@@ -329,6 +329,22 @@ def test_prefix_mentions_show_the_whole_word() -> None:
     assert match.actors[0].mentions == ("России", "Россия")
 
 
+def test_snippets_and_mentions_where_characters_fold_to_several() -> None:
+    # "ß" folds to "ss" and "ﬁ" to "fi": the spans still land on the text as written.
+    strasbourg = actor("strasbourg", "Straßburg", kind="place")
+    text = "Großer Streit: die Außenminister trafen sich in Straßburg, sagt ﬁnanz.de. " * 3
+    rule = RuleSpec(
+        "r",
+        keywords=TermLists(any=terms("aussenminister", "finanz")),
+        actors=ActorLists(any=("strasbourg",)),
+    )
+    (match,) = matcher(rule, actors=(strasbourg,)).match(ArticleText(content=text), feed_id="f")
+    snippets = {hit.term: hit.snippet for hit in match.keywords}
+    assert snippets["aussenminister"].startswith("Großer Streit: die Außenminister trafen")
+    assert snippets["finanz"].startswith("Großer Streit") and "sagt ﬁnanz.de." in snippets["finanz"]
+    assert match.actors[0].mentions == ("Straßburg",)
+
+
 # ---- actors: a name inside a longer name of another actor -------------------------------------
 NESTED_ACTORS = (
     actor("guinea", "Guinea", "Conakry"),

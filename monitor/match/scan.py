@@ -118,9 +118,11 @@ class FieldScan:
     def aligned_spans(self, search: LiteralSearch, *, first: bool = False) -> list[Span] | None:
         """The source spans of a literal found in the aligned form of the text (the same
         occurrences, in order, as in the normalised text), or None where there is no such form.
-        With `first`, only the first."""
+        With `first`, only the first. The spans are first taken as if each character had
+        folded to one, then mapped to the source where some folded to several."""
         head, rest, trail, prefix, cased, lead = search
-        aligned = self.form(cased).aligned
+        form = self.form(cased)
+        aligned = form.aligned
         if aligned is None:
             return None
         size = len(aligned)
@@ -145,6 +147,9 @@ class FieldScan:
                     if first:
                         break
             at = aligned.find(head, at + 1)
+        if spans and not form.one_to_one:  # some characters folded to several (ß -> ss)
+            to_source = form.aligned_source
+            spans = [(to_source(start), to_source(end - 1) + 1) for start, end in spans]
         return spans
 
     def hit_span(self, literal: int, end: int, compiled: CompiledRules) -> Span:

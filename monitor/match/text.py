@@ -198,6 +198,32 @@ def fold_offsets(text: str, *, keep_case: bool = False) -> tuple[str, list[int]]
     return "".join(chars), offsets
 
 
+class _Expansions:
+    """Translated index -> source index, for a translated text without MARK whose characters
+    that folded to several (ß -> ss) are listed: by bisection on where each of them starts."""
+
+    __slots__ = ("_expanded", "_starts", "_stops")
+
+    def __init__(self, expansions: list[tuple[int, int]]) -> None:
+        self._starts: list[int] = []  # translated index where an expanded character starts
+        self._stops: list[int] = []  # ... and ends
+        self._expanded: list[int] = []  # extra characters up to its end
+        extra = 0
+        for index, length in expansions:
+            self._starts.append(index + extra)
+            extra += length - 1
+            self._stops.append(index + extra + 1)
+            self._expanded.append(extra)
+
+    def __call__(self, translated: int) -> int:
+        expansion = bisect_right(self._starts, translated) - 1
+        if expansion < 0:
+            return translated
+        if translated < self._stops[expansion]:
+            return self._stops[expansion] - self._expanded[expansion] - 1
+        return translated - self._expanded[expansion]
+
+
 class _OffsetMap:
     """Normalised index -> source index by bisection, built with C-level list operations.
 
@@ -208,32 +234,22 @@ class _OffsetMap:
 
     __slots__ = (
         "_done",
-        "_expanded",
         "_lengths",
         "_next",
         "_norm_starts",
-        "_starts",
-        "_stops",
+        "_to_source",
         "_translated",
         "_word_starts",
     )
 
-    def __init__(self, translated: str, expansions: list[tuple[int, int]]) -> None:
+    def __init__(self, translated: str, to_source: Callable[[int], int]) -> None:
         self._translated = translated
+        self._to_source = to_source
         self._done = 0  # how much of `translated` the word tables cover (up to after a space)
         self._next = 1  # normalised index of the next word not yet in the tables
         self._word_starts: list[int] = []  # translated index of each word
         self._norm_starts: list[int] = []  # normalised index of each word
         self._lengths: list[int] = []
-        self._starts: list[int] = []  # translated index where an expanded character starts
-        self._stops: list[int] = []  # ... and ends
-        self._expanded: list[int] = []  # extra characters up to its end
-        extra = 0
-        for index, length in expansions:
-            self._starts.append(index + extra)
-            extra += length - 1
-            self._stops.append(index + extra + 1)
-            self._expanded.append(extra)
 
     def _extend(self, index: int) -> None:
         """Add words to the tables until they cover normalised `index` (or the whole text)."""
@@ -259,13 +275,7 @@ class _OffsetMap:
             return 0
         word = bisect_right(self._norm_starts, index) - 1
         within = min(index - self._norm_starts[word], self._lengths[word])
-        translated = self._word_starts[word] + within
-        expansion = bisect_right(self._starts, translated) - 1
-        if expansion < 0:
-            return translated
-        if translated < self._stops[expansion]:
-            return self._stops[expansion] - self._expanded[expansion] - 1
-        return translated - self._expanded[expansion]
+        return self._to_source(self._word_starts[word] + within)
 
 
 _CHUNK = 512
@@ -312,7 +322,16 @@ class NormalizedText:
     maps a span. Both are computed on first use: matching itself needs only `text`.
     """
 
-    __slots__ = ("_aligned", "_map", "_offsets", "_translated", "keep_case", "source", "text")
+    __slots__ = (
+        "_aligned",
+        "_map",
+        "_offsets",
+        "_to_source",
+        "_translated",
+        "keep_case",
+        "source",
+        "text",
+    )
 
     def __init__(self, source: str, *, keep_case: bool = False) -> None:
         self.source = source
@@ -322,17 +341,35 @@ class NormalizedText:
         self._offsets: list[int] | None = None
         self._map: Callable[[int], int] | None = None
         self._aligned: str | None = None
+        self._to_source: Callable[[int], int] | None = None
 
     @property
     def aligned(self) -> str | None:
-        """`source` folded character for character, separators kept as they are, between two
-        spaces: its character i + 1 comes from `source[i]`. None when some character folds to
-        several or to none (then only `source_index` maps positions)."""
+        """`source` folded character by character, separators kept as they are, between two
+        spaces: its character i + 1 comes from `source[aligned_source(i)]` (`source[i]` when
+        `one_to_one`). None when some character folds to nothing (a decomposed accent): then
+        only `source_index` maps positions."""
         if self._aligned is None:
             translated = self._translated
-            one_to_one = len(translated) == len(self.source) and MARK not in translated
-            self._aligned = f" {translated} " if one_to_one else ""
+            self._aligned = "" if MARK in translated else f" {translated} "
         return self._aligned or None
+
+    @property
+    def one_to_one(self) -> bool:
+        """Whether each character of `source` folds to one character (none folds to several)."""
+        return len(self._translated) == len(self.source)
+
+    def aligned_source(self, index: int) -> int:
+        """The index in `source` of the character `aligned[index + 1]` comes from (for a text
+        with an aligned form)."""
+        if self._to_source is None:
+            self._to_source = self._translated_to_source()
+        return self._to_source(index)
+
+    def _translated_to_source(self) -> Callable[[int], int]:
+        if self.one_to_one:
+            return int  # the identity: each character stays where it was
+        return _Expansions(_table(self.keep_case).expansions(self.source))
 
     @property
     def offsets(self) -> list[int]:
@@ -347,10 +384,9 @@ class NormalizedText:
             if MARK in self._translated:  # decomposed accents: rare, the plain way
                 self._map = self.offsets.__getitem__
             else:
-                expansions = []
-                if len(self._translated) != len(self.source):
-                    expansions = _table(self.keep_case).expansions(self.source)
-                self._map = _OffsetMap(self._translated, expansions)
+                if self._to_source is None:
+                    self._to_source = self._translated_to_source()
+                self._map = _OffsetMap(self._translated, self._to_source)
         return self._map(index)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
