@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from typing import Any
 
@@ -343,6 +344,16 @@ def test_snippets_and_mentions_where_characters_fold_to_several() -> None:
     assert snippets["aussenminister"].startswith("Großer Streit: die Außenminister trafen")
     assert snippets["finanz"].startswith("Großer Streit") and "sagt ﬁnanz.de." in snippets["finanz"]
     assert match.actors[0].mentions == ("Straßburg",)
+
+
+def test_snippets_and_mentions_in_decomposed_text() -> None:
+    # "e" + U+0301 (a combining acute) folds to "e" and nothing: the accent leaves no character.
+    geneva = actor("geneva", "Genève", kind="place")
+    text = unicodedata.normalize("NFD", "Le café était fermé. On parla de Genève et d'été. ") * 3
+    rule = RuleSpec("r", keywords=TermLists(any=terms("ete")), actors=ActorLists(any=("geneva",)))
+    (match,) = matcher(rule, actors=(geneva,)).match(ArticleText(content=text), feed_id="f")
+    assert match.keywords[0].snippet.startswith(unicodedata.normalize("NFD", "Le café était"))
+    assert match.actors[0].mentions == (unicodedata.normalize("NFD", "Genève"),)
 
 
 # ---- actors: a name inside a longer name of another actor -------------------------------------

@@ -115,16 +115,14 @@ class FieldScan:
             ends = ends[:1]
         return [(end - back, end + 1 - cut) for end in ends]
 
-    def aligned_spans(self, search: LiteralSearch, *, first: bool = False) -> list[Span] | None:
+    def aligned_spans(self, search: LiteralSearch, *, first: bool = False) -> list[Span]:
         """The source spans of a literal found in the aligned form of the text (the same
-        occurrences, in order, as in the normalised text), or None where there is no such form.
-        With `first`, only the first. The spans are first taken as if each character had
-        folded to one, then mapped to the source where some folded to several."""
+        occurrences, in order, as in the normalised text). With `first`, only the first. The
+        spans are first taken as if each character had folded to one, then mapped to the
+        source where some folded to several or to none."""
         head, rest, trail, prefix, cased, lead = search
         form = self.form(cased)
         aligned = form.aligned
-        if aligned is None:
-            return None
         size = len(aligned)
         spans = []
         at = aligned.find(head)
@@ -147,7 +145,7 @@ class FieldScan:
                     if first:
                         break
             at = aligned.find(head, at + 1)
-        if spans and not form.one_to_one:  # some characters folded to several (ß -> ss)
+        if spans and not form.one_to_one:  # some characters folded to several (ß) or none
             to_source = form.aligned_source
             spans = [(to_source(start), to_source(end - 1) + 1) for start, end in spans]
         return spans
@@ -302,9 +300,7 @@ class ArticleScan:
             return spans[:1] if first else spans
         hidden = None if actor is None else self.hidden.get((field, actor))
         if not hidden:
-            found = scan.aligned_spans(self.compiled.searches[ref], first=first)
-            if found is not None:
-                return found
+            return scan.aligned_spans(self.compiled.searches[ref], first=first)
         literal = self.compiled.literals[ref]
         form = scan.form(literal.case_sensitive)
         result = []
@@ -330,12 +326,8 @@ class ArticleScan:
         key = (ref, field)
         text = self._snippets.get(key)
         if text is None:
-            scan = self.fields[field]
-            spans = None
-            if ref >= 0:
-                spans = scan.aligned_spans(self.compiled.searches[ref], first=True)
-            start, end = (spans or self.term_spans(ref, field, first=True))[0]
-            text = self._snippets[key] = snippet(scan.source, start, end)
+            start, end = self.term_spans(ref, field, first=True)[0]
+            text = self._snippets[key] = snippet(self.fields[field].source, start, end)
         return text
 
     def actor_refs(self, actor: int, field: int) -> list[int]:

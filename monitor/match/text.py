@@ -20,7 +20,7 @@ from operator import add
 __all__ = ["NormalizedText", "fold", "is_unspaced", "normalize", "snippet", "strip_html"]
 
 SEPARATOR = " "
-MARK = "\x00"  # what an accent folds to on its own: removed, but keeps translations aligned
+MARK = "\x00"  # what an accent folds to on its own: removed before matching
 _SEPARATORS = re.compile(" +")
 SNIPPET_WIDTH = 80
 ELLIPSIS = "…"
@@ -121,37 +121,42 @@ def _fold_char(code: int) -> tuple[str, str]:
 class _FoldTable(dict[int, str]):
     """A `str.translate` table filled on first use of each character.
 
-    It also knows the characters seen so far that fold to several (ß -> ss), to find them fast.
+    It also knows the characters seen so far that fold to several (ß -> ss) or to none (an
+    accent on its own), to find them fast.
     """
 
     def __init__(self, *, keep_case: bool) -> None:
         super().__init__()
         self._which = 1 if keep_case else 0
-        self._expanding: set[str] = set()
+        self._reshaping: set[str] = set()
         self._pattern: tuple[int, re.Pattern[str]] | None = None  # (characters covered, regex)
         for code in range(128):
             self[code] = _fold_char(code)[self._which]
 
     def __missing__(self, code: int) -> str:
         value = _fold_char(code)[self._which]
-        if len(value) > 1:
-            self._expanding.add(chr(code))
+        if len(value) > 1 or value == MARK:
+            self._reshaping.add(chr(code))
         self[code] = value
         return value
 
-    def expansions(self, text: str) -> list[tuple[int, int]]:
-        """(index, folded length) of each character of an already translated `text` that folds
-        to several characters."""
+    def reshaped(self, text: str) -> list[tuple[int, int]]:
+        """(index, folded length) of each character of `text` (translated with this table
+        already) that folds to several characters or to none (length 0)."""
         chars = self._pattern
-        if chars is None or chars[0] != len(self._expanding):  # characters only get added
-            expanding = sorted(self._expanding)
-            if not expanding:
+        if chars is None or chars[0] != len(self._reshaping):  # characters only get added
+            reshaping = sorted(self._reshaping)
+            if not reshaping:
                 return []
             chars = self._pattern = (
-                len(expanding),
-                re.compile(f"[{re.escape(''.join(expanding))}]"),
+                len(reshaping),
+                re.compile(f"[{re.escape(''.join(reshaping))}]"),
             )
-        return [(m.start(), len(self[ord(m.group())])) for m in chars[1].finditer(text)]
+        return [(m.start(), self._length(m.group())) for m in chars[1].finditer(text)]
+
+    def _length(self, char: str) -> int:
+        folded = self[ord(char)]
+        return 0 if folded == MARK else len(folded)
 
 
 _FOLDED = _FoldTable(keep_case=False)
@@ -198,18 +203,19 @@ def fold_offsets(text: str, *, keep_case: bool = False) -> tuple[str, list[int]]
     return "".join(chars), offsets
 
 
-class _Expansions:
-    """Translated index -> source index, for a translated text without MARK whose characters
-    that folded to several (ß -> ss) are listed: by bisection on where each of them starts."""
+class _AlignedToSource:
+    """Aligned index -> source index (`NormalizedText.aligned`, without its leading space), for
+    a text where some characters folded to several (ß -> ss) or to none: by bisection on where
+    each of them starts in the aligned text."""
 
     __slots__ = ("_expanded", "_starts", "_stops")
 
-    def __init__(self, expansions: list[tuple[int, int]]) -> None:
-        self._starts: list[int] = []  # translated index where an expanded character starts
-        self._stops: list[int] = []  # ... and ends
-        self._expanded: list[int] = []  # extra characters up to its end
+    def __init__(self, reshaped: list[tuple[int, int]]) -> None:
+        self._starts: list[int] = []  # aligned index where a reshaped character starts
+        self._stops: list[int] = []  # ... and ends (the same for one that folded to none)
+        self._expanded: list[int] = []  # extra characters (fewer when negative) up to its end
         extra = 0
-        for index, length in expansions:
+        for index, length in reshaped:
             self._starts.append(index + extra)
             extra += length - 1
             self._stops.append(index + extra + 1)
@@ -227,9 +233,9 @@ class _Expansions:
 class _OffsetMap:
     """Normalised index -> source index by bisection, built with C-level list operations.
 
-    For a translated text without MARK: normalised -> translated through the start of each word
-    in both, then translated -> source through the characters that folded to several. The word
-    tables are built a chunk at a time, only as far into the text as the lookups go.
+    Normalised -> aligned (the translated text without MARK) through the start of each word in
+    both, then aligned -> source through the characters that folded to several or to none. The
+    word tables are built a chunk at a time, only as far into the text as the lookups go.
     """
 
     __slots__ = (
@@ -242,8 +248,8 @@ class _OffsetMap:
         "_word_starts",
     )
 
-    def __init__(self, translated: str, to_source: Callable[[int], int]) -> None:
-        self._translated = translated
+    def __init__(self, unmarked: str, to_source: Callable[[int], int]) -> None:
+        self._translated = unmarked
         self._to_source = to_source
         self._done = 0  # how much of `translated` the word tables cover (up to after a space)
         self._next = 1  # normalised index of the next word not yet in the tables
@@ -344,32 +350,33 @@ class NormalizedText:
         self._to_source: Callable[[int], int] | None = None
 
     @property
-    def aligned(self) -> str | None:
+    def aligned(self) -> str:
         """`source` folded character by character, separators kept as they are, between two
         spaces: its character i + 1 comes from `source[aligned_source(i)]` (`source[i]` when
-        `one_to_one`). None when some character folds to nothing (a decomposed accent): then
-        only `source_index` maps positions."""
+        `one_to_one`)."""
         if self._aligned is None:
-            translated = self._translated
-            self._aligned = "" if MARK in translated else f" {translated} "
-        return self._aligned or None
+            self._aligned = f" {self._unmarked()} "
+        return self._aligned
 
     @property
     def one_to_one(self) -> bool:
-        """Whether each character of `source` folds to one character (none folds to several)."""
-        return len(self._translated) == len(self.source)
+        """Whether each character of `source` folds to exactly one character."""
+        return len(self._translated) == len(self.source) and MARK not in self._translated
 
     def aligned_source(self, index: int) -> int:
-        """The index in `source` of the character `aligned[index + 1]` comes from (for a text
-        with an aligned form)."""
+        """The index in `source` of the character `aligned[index + 1]` comes from."""
         if self._to_source is None:
-            self._to_source = self._translated_to_source()
+            self._to_source = self._aligned_to_source()
         return self._to_source(index)
 
-    def _translated_to_source(self) -> Callable[[int], int]:
+    def _unmarked(self) -> str:
+        translated = self._translated
+        return translated.replace(MARK, "") if MARK in translated else translated
+
+    def _aligned_to_source(self) -> Callable[[int], int]:
         if self.one_to_one:
             return int  # the identity: each character stays where it was
-        return _Expansions(_table(self.keep_case).expansions(self.source))
+        return _AlignedToSource(_table(self.keep_case).reshaped(self.source))
 
     @property
     def offsets(self) -> list[int]:
@@ -381,12 +388,9 @@ class NormalizedText:
     def source_index(self, index: int) -> int:
         """The index in `source` of the character `text[index]` comes from."""
         if self._map is None:
-            if MARK in self._translated:  # decomposed accents: rare, the plain way
-                self._map = self.offsets.__getitem__
-            else:
-                if self._to_source is None:
-                    self._to_source = self._translated_to_source()
-                self._map = _OffsetMap(self._translated, self._to_source)
+            if self._to_source is None:
+                self._to_source = self._aligned_to_source()
+            self._map = _OffsetMap(self._unmarked(), self._to_source)
         return self._map(index)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
