@@ -40,6 +40,7 @@ ACTORS = 200
 STOP_WORD_SHARE = 0.02
 TARGET_MS = 0.3
 TARGET_GROWTH = 2.0
+MEASURED_MATCHES = 0.5  # matches per article below which a report's cost is not shown
 
 
 def load_articles(limit: int, seed: int) -> list[ArticleText]:
@@ -219,6 +220,11 @@ class Row:
         """ms per match for its report (snippets, mentions): what `match` adds to deciding."""
         return (self.ms - self.decide_ms) / self.matches if self.matches else 0.0
 
+    @property
+    def shown_report_ms(self) -> str:
+        """report_ms, or "-" where there are too few matches for the difference to mean much."""
+        return f"{self.report_ms:.4f}" if self.matches >= MEASURED_MATCHES else "-"
+
 
 def run(articles: list[ArticleText], seed: int) -> list[Row]:
     rng = random.Random(seed)
@@ -250,7 +256,7 @@ def print_table(rows: list[Row], articles: int) -> bool:
     for r in rows:
         print(
             f"{r.rules:>6} {r.compile_s:>9.3f} {r.ms:>10.4f} {r.decide_ms:>9.4f} {r.scan_ms:>8.4f} "
-            f"{r.automaton_ms:>8.4f} {r.matches:>8.2f} {r.report_ms:>9.4f} "
+            f"{r.automaton_ms:>8.4f} {r.matches:>8.2f} {r.shown_report_ms:>9} "
             f"{r.baseline_ms:>9.3f} {r.baseline_articles:>6} {r.baseline_ms / r.ms:>7.0f}x"
         )
     print("ms/article: Matcher.match (reports with snippets and mentions); decide ms: which rules")
