@@ -203,6 +203,11 @@ def fold_offsets(text: str, *, keep_case: bool = False) -> tuple[str, list[int]]
     return "".join(chars), offsets
 
 
+def _same_index(index: int) -> int:
+    """The aligned -> source map of a text whose characters each folded to one."""
+    return index
+
+
 class _AlignedToSource:
     """Aligned index -> source index (`NormalizedText.aligned`, without its leading space), for
     a text where some characters folded to several (ß -> ss) or to none: by bisection on where
@@ -361,22 +366,24 @@ class NormalizedText:
     @property
     def one_to_one(self) -> bool:
         """Whether each character of `source` folds to exactly one character."""
-        return len(self._translated) == len(self.source) and MARK not in self._translated
+        return self._aligned_to_source() is _same_index
 
     def aligned_source(self, index: int) -> int:
         """The index in `source` of the character `aligned[index + 1]` comes from."""
-        if self._to_source is None:
-            self._to_source = self._aligned_to_source()
-        return self._to_source(index)
+        return self._aligned_to_source()(index)
 
     def _unmarked(self) -> str:
         translated = self._translated
         return translated.replace(MARK, "") if MARK in translated else translated
 
     def _aligned_to_source(self) -> Callable[[int], int]:
-        if self.one_to_one:
-            return int  # the identity: each character stays where it was
-        return _AlignedToSource(_table(self.keep_case).reshaped(self.source))
+        if self._to_source is None:
+            translated = self._translated
+            if len(translated) == len(self.source) and MARK not in translated:
+                self._to_source = _same_index
+            else:
+                self._to_source = _AlignedToSource(_table(self.keep_case).reshaped(self.source))
+        return self._to_source
 
     @property
     def offsets(self) -> list[int]:
@@ -388,9 +395,7 @@ class NormalizedText:
     def source_index(self, index: int) -> int:
         """The index in `source` of the character `text[index]` comes from."""
         if self._map is None:
-            if self._to_source is None:
-                self._to_source = self._aligned_to_source()
-            self._map = _OffsetMap(self._unmarked(), self._to_source)
+            self._map = _OffsetMap(self._unmarked(), self._aligned_to_source())
         return self._map(index)
 
     def source_span(self, start: int, end: int) -> tuple[int, int]:
