@@ -356,6 +356,15 @@ def test_snippets_and_mentions_in_decomposed_text() -> None:
     assert match.actors[0].mentions == (unicodedata.normalize("NFD", "Genève"),)
 
 
+def test_a_mention_keeps_the_accent_written_after_its_last_letter() -> None:
+    pele = actor("pele", "Pele", kind="person")
+    text = unicodedata.normalize("NFD", "Pelé a marqué.")
+    (match,) = matcher(RuleSpec("r", actors=ActorLists(any=("pele",))), actors=(pele,)).match(
+        ArticleText(content=text), feed_id="f"
+    )
+    assert match.actors[0].mentions == (unicodedata.normalize("NFD", "Pelé"),)
+
+
 # ---- actors: a name inside a longer name of another actor -------------------------------------
 NESTED_ACTORS = (
     actor("guinea", "Guinea", "Conakry"),

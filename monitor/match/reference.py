@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import re2
 
 from monitor.match import query as q
-from monitor.match.text import fold, fold_offsets, is_unspaced, snippet, strip_html
+from monitor.match.text import fold, fold_offsets, is_unspaced, snippet, strip_html, surface
 from monitor.models import RULE_FIELDS, ActorHit, RuleMatch, RuleSet, RuleSpec, TermHit, TermSpec
 
 __all__ = ["reference_match"]
@@ -266,9 +266,9 @@ def _mentions(
         spans = sorted({(o.start, o.end) for n, o in found if n == name})
         for start, end in spans:
             inside = any(s <= start and end <= e and (s, e) != (start, end) for s, e in spans)
-            surface = " ".join(ref.fields[name].source[start:end].split())
-            if not inside and surface not in surfaces:
-                surfaces.append(surface)
+            written = surface(ref.fields[name].source, start, end)
+            if not inside and written not in surfaces:
+                surfaces.append(written)
     return tuple(surfaces)
 
 

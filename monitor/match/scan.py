@@ -17,7 +17,7 @@ from itertools import chain
 from operator import itemgetter
 
 from monitor.match.compiled import FIELD_NAMES, CompiledRules, LiteralSearch
-from monitor.match.text import SEPARATOR, NormalizedText, normalize, snippet
+from monitor.match.text import SEPARATOR, NormalizedText, normalize, snippet, surface
 from monitor.models import Article
 
 __all__ = ["ArticleScan", "ArticleText", "FieldScan", "Span"]
@@ -369,7 +369,7 @@ class ArticleScan:
             for start, end in spans:
                 if end > reach:  # not inside a longer mention ("Armenia" in "Republic of Armenia")
                     reach = end
-                    found.setdefault(" ".join(source[start:end].split()))
+                    found.setdefault(surface(source, start, end))
         return tuple(found)
 
 

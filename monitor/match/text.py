@@ -17,7 +17,15 @@ from functools import cache
 from itertools import accumulate, compress, repeat
 from operator import add
 
-__all__ = ["NormalizedText", "fold", "is_unspaced", "normalize", "snippet", "strip_html"]
+__all__ = [
+    "NormalizedText",
+    "fold",
+    "is_unspaced",
+    "normalize",
+    "snippet",
+    "strip_html",
+    "surface",
+]
 
 SEPARATOR = " "
 MARK = "\x00"  # what an accent folds to on its own: removed before matching
@@ -410,6 +418,15 @@ class NormalizedText:
 def normalize(text: str, *, keep_case: bool = False) -> NormalizedText:
     """Normalise an article field or any text: HTML stripped, then folded (see the module doc)."""
     return NormalizedText(strip_html(text), keep_case=keep_case)
+
+
+def surface(source: str, start: int, end: int) -> str:
+    """`source[start:end]` as written, whitespace collapsed, with the accents written after its
+    last letter: in decomposed text ("e" + U+0301) they fold to nothing, so no span ends
+    after them."""
+    while end < len(source) and _FOLDED[ord(source[end])] == MARK:
+        end += 1
+    return " ".join(source[start:end].split())
 
 
 def snippet(source: str, start: int, end: int, width: int = SNIPPET_WIDTH) -> str:
