@@ -3,8 +3,9 @@
 An `ArticleScan` normalises each field, runs the Aho-Corasick automata over it and keeps which
 literals hit in which fields (bit masks). Regular expressions, word positions (NEAR), offsets
 and snippets are computed on demand, for the rules that need them. The source spans of a term
-(snippets, mentions) are found by searching the text folded character for character, which
-lines up with the source, where there is such a text; otherwise through the offsets.
+(snippets, mentions) are found by searching the text folded character by character
+(`NormalizedText.aligned`), whose indexes map to the source; only the hits an actor must not
+count (a name inside another actor's longer name) go through the normalised text's offsets.
 """
 
 from __future__ import annotations
@@ -99,11 +100,6 @@ class FieldScan:
         """Where a literal's word or phrase is, in its form's normalised text, in text order
         (with `first`, only the first; without the hits in `hidden`)."""
         back, cut = compiled.literal_bounds[literal]
-        if first and not hidden:  # the first occurrence is a substring search away
-            key = compiled.literals[literal]
-            at = self.form(key.case_sensitive).text.find(key.key)
-            end = at + len(key.key) - 1
-            return [] if at < 0 else [(end - back, end + 1 - cut)]
         if self._spans is None:
             self._spans = {}
             for end, hit in self.hits:
