@@ -15,8 +15,12 @@ from tests.feedserver import FeedServer
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
-# ../shared/corpus beside the repository (present on developer machines and in CI).
-CORPUS = REPO.parent / "shared" / "corpus"
+# The whole corpus, ../shared/corpus, is beside the repository on developer machines and in CI; a
+# user's clone has only the slice in tests/data/corpus (see its SOURCES.md), laid out the same way.
+SHARED_CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = SHARED_CORPUS if (SHARED_CORPUS / "feeds" / "real").is_dir() else DATA / "corpus"
+# The example article of the kind the monitor watches (a copy of ../shared/examples').
+EXAMPLE = DATA / "examples" / "kopirkin-peace-treaty.txt"
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "MONITOR_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

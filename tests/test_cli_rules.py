@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import EXAMPLE
 from tests.test_cli import monitor
-from tests.test_end_to_end import EXAMPLE
 
 RULES = """\
 actors:
@@ -129,7 +129,6 @@ async def test_check_reports_rule_errors_with_file_and_line(tmp_path: Path) -> N
     assert "column" in err
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="../shared/examples is not beside the repo")
 async def test_the_shipped_rules_catch_the_example_article(tmp_path: Path) -> None:
     code, out, err = await monitor(
         "test-rule", "caucasus-peace", "--file", str(EXAMPLE), "--json", cwd=tmp_path

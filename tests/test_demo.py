@@ -42,10 +42,8 @@ from monitor.models import PollStatus
 from monitor.parse import parse_feed
 from monitor.service import compile_matcher
 from monitor.store import open_store
-from tests.conftest import REPO
 from tests.test_cli import monitor
 
-EXAMPLE = REPO.parent / "shared" / "examples" / "kopirkin-peace-treaty.txt"
 DEMO_DATA = resources.files("monitor") / "demo_data"
 # DESIGN.md, "Webhook payload": the keys of each object, in order.
 PAYLOAD_KEYS = ["id", "detected_at", "rule", "article", "matches", "score"]

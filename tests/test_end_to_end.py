@@ -6,14 +6,10 @@ import json
 from html import escape
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import REPO
+from tests.conftest import EXAMPLE, REPO
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import monitor
 from tests.test_pipeline import rss
-
-EXAMPLE = REPO.parent / "shared" / "examples" / "kopirkin-peace-treaty.txt"
 
 
 def example_article() -> tuple[str, str]:
@@ -23,7 +19,6 @@ def example_article() -> tuple[str, str]:
     return title.strip(), body.strip()
 
 
-@pytest.mark.skipif(not EXAMPLE.exists(), reason="../shared/examples is not beside the repo")
 async def test_the_example_article_raises_one_alert_with_its_actors(
     tmp_path: Path, feed_server: FeedServer
 ) -> None:

@@ -21,9 +21,7 @@ from monitor.models import (
     TermLists,
     TermSpec,
 )
-from tests.conftest import REPO
-
-EXAMPLE = REPO.parent / "shared" / "examples" / "kopirkin-peace-treaty.txt"
+from tests.conftest import EXAMPLE
 
 
 def terms(*texts: str) -> tuple[TermSpec, ...]:

@@ -1,4 +1,4 @@
-"""parse_feed over every captured feed in ../shared/corpus/feeds, checked against feedparser.
+"""parse_feed over every captured feed of the corpus (conftest.CORPUS), against feedparser.
 
 real/: every RSS/Atom file yields feedparser's entries less the repeated items; JSON Feeds yield
 one article per item; the HTML error page is a ParseError. malformed/: each file gives a

@@ -1,7 +1,7 @@
 """The fast RSS/Atom path (lxml) against feedparser: the same ParsedFeed, or a decline.
 
-Every XML file of ../shared/corpus/feeds (real/ and malformed/) goes through both; where the
-fast path accepts a file, every feed and Article field must equal feedparser's. Hand-made
+Every XML file of the corpus (conftest.CORPUS: real/ and malformed/) goes through both; where
+the fast path accepts a file, every feed and Article field must equal feedparser's. Hand-made
 documents cover what a fast parser typically gets wrong (fastfeedparser, measured here, read an
 ISO-8859-1 feed as UTF-8 and decoded entities differently): declared encodings, entities, CDATA,
 HTML in titles, xml:base, Atom content types, description beside content:encoded, missing
@@ -29,7 +29,7 @@ from monitor.parse.fast import parse_fast
 from monitor.parse.reader import FEEDPARSER_HANDLERS
 from monitor.parse.sanitize import _clean_simple_html, clean_html
 from monitor.parse.syndication import parse_syndication
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, SHARED_CORPUS
 
 FEEDS = CORPUS / "feeds"
 URL = "https://example.com/news/feed.xml"
@@ -760,9 +760,10 @@ def test_random_feed_matches_feedparser(items: list[str]) -> None:
 
 
 def test_corpus_folder_is_where_the_benchmark_looks() -> None:
+    """The benchmark reads the whole corpus; the tests read it too where it is there."""
     from tests.benchmarks.parse import CORPUS_FEEDS
 
-    assert Path(CORPUS_FEEDS) == FEEDS / "real"
+    assert Path(CORPUS_FEEDS) == SHARED_CORPUS / "feeds" / "real"
 
 
 ITEM_PARTS = [

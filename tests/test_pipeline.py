@@ -419,7 +419,6 @@ async def test_every_format_and_encoding_through_the_process_pool(
     assert any("а" <= ch <= "я" for ch in texts), "Cyrillic (windows-1251) text was lost"
 
 
-@pytest.mark.skipif(not (CORPUS / "feeds" / "malformed").is_dir(), reason="no shared corpus")
 async def test_malformed_corpus_never_crashes_the_service(
     feed_server: FeedServer, harness_factory: MakeHarness
 ) -> None:
