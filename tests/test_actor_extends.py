@@ -148,6 +148,11 @@ def test_shipped_files_reached_twice_are_read_once(load: Load) -> None:
     assert len(files) == len(set(files))
     assert {path.name for path in files} >= {"countries.yaml", "example.yaml"}
     assert "caucasus-peace" in {rule.id for rule in config.rules.rules}
+    text = "Armenia and Azerbaijan sign a peace treaty\nIn Baku."
+    assert "caucasus-peace" in {
+        match.rule_id
+        for match in compile_rules(config.rules).match(ArticleText.from_text(text), feed_id="tass")
+    }
 
 
 EXTENDS_ERRORS = {
@@ -155,11 +160,11 @@ EXTENDS_ERRORS = {
         {B: "actors:\n  - extends: armena\n    names: [Hayastan]\n"},
         [f'{B}:2: actors[0].extends: unknown actor "armena" (did you mean "armenia"?)'],
     ),
-    "unknown id, nothing close": (
+    "unknown id, nothing close, no shipped actors": (
         {B: "actors:\n  - extends: zzz\n    names: [Z]\n"},
         [
             f'{B}:2: actors[0].extends: unknown actor "zzz": extends adds to an actor defined '
-            "elsewhere (by an id: entry)"
+            'elsewhere; for the shipped ones, add "shipped:actors" to rules: in monitor.yaml'
         ],
     ),
     "kind and id are the original's": (
@@ -210,6 +215,26 @@ EXTENDS_ERRORS = {
 )
 def test_extends_error(errors_of: Errors, files: dict[str, str], expected: list[str]) -> None:
     assert errors_of({"rules/a.yaml": ARMENIA, **files}) == expected
+
+
+def test_redefining_a_shipped_actor_names_the_shipped_file_and_suggests_extends(
+    errors_of: Errors,
+) -> None:
+    """The README's old worked example: armenia defined again beside the shipped dictionaries."""
+    redefinition = "actors:\n  - id: armenia\n    kind: country\n    names: [Hayastan]\n"
+    redefinition += "  - extends: zzz\n    names: [Z]\n"
+
+    errors = errors_of({"monitor.yaml": WITH_SHIPPED, B: redefinition})
+
+    shipped = default_rules_dir() / "actors" / "countries.yaml"
+    line = shipped.read_text(encoding="utf-8").splitlines().index("  - id: armenia") + 1
+    assert errors == [
+        f'{B}:2: actors[0].id: duplicate actor id "armenia" (first defined at {shipped}:{line}); '
+        'to add names to it, write "extends: armenia" instead of "id: armenia" and give only '
+        "names and part_of",
+        f'{B}:5: actors[1].extends: unknown actor "zzz": extends adds to an actor defined '
+        "elsewhere (by an id: entry)",
+    ]
 
 
 def test_an_extends_entry_is_not_an_id_rules_can_name(errors_of: Errors) -> None:

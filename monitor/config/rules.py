@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from monitor.config.defaults import SHIPPED_PREFIX, default_rules_dir
 from monitor.config.files import Located, load_yaml
 from monitor.config.validate import (
     Checker,
@@ -45,6 +46,7 @@ TOP_KEYS = ("actors", "rules")
 ACTOR_KEYS = ("id", "kind", "names", "part_of", "description")
 EXTENDS = "extends"
 EXTENDS_KEYS = (EXTENDS, "names", "part_of")
+SHIPPED_ACTORS = "actors"  # the dictionaries' folder in the shipped rules
 KEPT_BY_EXTENDS = ("id", "kind")  # an extension adds to an actor, it never renames or retypes it
 RULE_KEYS = (
     *("id", "description", "feeds", "fields", "keywords", "actors", "query", "notify"),
@@ -94,6 +96,7 @@ def load_rules(
     check.feed_tags = frozenset(tag for tags in feeds.values() for tag in tags)
     check.feed_ids = frozenset(feeds)
     check.notifier_ids = frozenset(notifiers)
+    check.shipped_actors_loaded = _any_inside(files, default_rules_dir() / SHIPPED_ACTORS)
     actors = check.actors(actor_items)
     rules = check.rules(rule_items)
     return RuleSet(actors=actors, rules=rules)
@@ -119,6 +122,7 @@ class _RuleChecker(Checker):
     feed_ids: frozenset[str] = frozenset()
     feed_tags: frozenset[str] = frozenset()
     notifier_ids: frozenset[str] = frozenset()
+    shipped_actors_loaded: bool = False
 
     def actors(self, items: Sequence[Located]) -> tuple[ActorSpec, ...]:
         definitions = [item for item in items if not _is_extension(item)]
@@ -181,9 +185,10 @@ class _RuleChecker(Checker):
         if value is None or node is None or value in self.actor_ids:
             return value
         hint = suggestion(value, self.actor_ids) or (
-            f": {EXTENDS} adds to an actor defined elsewhere, and none is"
-            if not self.actor_ids
-            else f": {EXTENDS} adds to an actor defined elsewhere (by an id: entry)"
+            f": {EXTENDS} adds to an actor defined elsewhere (by an id: entry)"
+            if self.shipped_actors_loaded
+            else f": {EXTENDS} adds to an actor defined elsewhere; for the shipped ones, add "
+            f'"{SHIPPED_PREFIX}{SHIPPED_ACTORS}" to rules: in monitor.yaml'
         )
         self.report(node, f'unknown actor "{value}"{hint}')
         return None
@@ -450,6 +455,11 @@ class _RuleChecker(Checker):
             return None
         what = "field a rule can look at"
         return _unique([self.choice(item, RULE_FIELDS, what) for item in items])
+
+
+def _any_inside(files: Iterable[Path], folder: Path) -> bool:
+    inside = folder.resolve()
+    return any(path.resolve().is_relative_to(inside) for path in files)
 
 
 def _is_extension(item: Located) -> bool:
