@@ -4,8 +4,8 @@ A file holds `actors:` and/or `rules:`. Ids are unique across all the files, and
 `part_of` may name an actor from any of them. An `actors:` entry with `extends: ID` adds names and
 `part_of` to the actor ID defined in another entry or file (a shipped dictionary's, say).
 Every problem is reported with file, line and field (`rules/a.yaml:12: rules[2].keywords.any[1]:
-...`); queries are kept as written and parsed by the
-match stage. A rule without `notify` alerts every notifier of the configuration.
+...`); queries are kept as written and parsed by the match stage. A rule without `notify` alerts
+every notifier of the configuration.
 """
 
 from __future__ import annotations
