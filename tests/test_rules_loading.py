@@ -345,7 +345,8 @@ def test_duplicate_ids_across_files_name_both_places(errors_of: Errors) -> None:
     assert errors_of({"rules/a.yaml": first, "rules/b.yaml": second}) == [
         'rules/b.yaml:4: rules[1].id: duplicate rule id "peace" (first defined at rules/a.yaml:6)',
         'rules/b.yaml:7: actors[0].id: duplicate actor id "armenia" (first defined at '
-        "rules/a.yaml:2)",
+        'rules/a.yaml:2); to add names to it, write "extends: armenia" instead of '
+        '"id: armenia" and give only names and part_of',
     ]
 
 

@@ -2,6 +2,7 @@
 
 The embedded config names its rules `default_rules`, which means `default_rules_dir()`: the
 packaged copy of the repository's `rules/` folder, or that folder itself in a source checkout.
+Any config names a part of that folder as `shipped:PATH` (`shipped:actors` for the dictionaries).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from importlib import resources
 from pathlib import Path
 
 DEFAULT_RULES = "default_rules"
+SHIPPED_PREFIX = "shipped:"
 EMBEDDED_NAME = "monitor.yaml"
 
 
@@ -29,9 +31,12 @@ def embedded_config_path() -> Path:
 def resolve_rule_path(entry: str, base_dir: Path, *, embedded: bool) -> Path:
     """A `rules:` entry as a path: `~` expanded, relative to the config file's folder.
 
-    In the embedded config, `default_rules` stands for `default_rules_dir()`.
+    `shipped:PATH` is PATH in `default_rules_dir()`, wherever the package is installed; in the
+    embedded config, `default_rules` stands for that folder itself.
     """
     if embedded and entry == DEFAULT_RULES:
         return default_rules_dir()
+    if entry.startswith(SHIPPED_PREFIX):
+        return default_rules_dir() / entry.removeprefix(SHIPPED_PREFIX).strip().lstrip("/")
     path = Path(entry).expanduser()
     return path if path.is_absolute() else base_dir / path

@@ -1,19 +1,23 @@
 """Rule files (`rules/*.yaml`): actors and watch rules, validated into one `RuleSet`.
 
 A file holds `actors:` and/or `rules:`. Ids are unique across all the files, and a rule or a
-`part_of` may name an actor from any of them. Every problem is reported with file, line and field
-(`rules/a.yaml:12: rules[2].keywords.any[1]: ...`); queries are kept as written and parsed by the
-match stage. A rule without `notify` alerts every notifier of the configuration.
+`part_of` may name an actor from any of them. An `actors:` entry with `extends: ID` adds names and
+`part_of` to the actor ID defined in another entry or file (a shipped dictionary's, say).
+Every problem is reported with file, line and field (`rules/a.yaml:12: rules[2].keywords.any[1]:
+...`); queries are kept as written and parsed by the match stage. A rule without `notify` alerts
+every notifier of the configuration.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from monitor.config.defaults import SHIPPED_PREFIX, default_rules_dir
 from monitor.config.files import Located, load_yaml
 from monitor.config.validate import (
     Checker,
@@ -40,6 +44,10 @@ from monitor.models import (
 
 TOP_KEYS = ("actors", "rules")
 ACTOR_KEYS = ("id", "kind", "names", "part_of", "description")
+EXTENDS = "extends"
+EXTENDS_KEYS = (EXTENDS, "names", "part_of")
+SHIPPED_ACTORS = "actors"  # the dictionaries' folder in the shipped rules
+KEPT_BY_EXTENDS = ("id", "kind")  # an extension adds to an actor, it never renames or retypes it
 RULE_KEYS = (
     *("id", "description", "feeds", "fields", "keywords", "actors", "query", "notify"),
     *("min_score", "realert"),
@@ -83,10 +91,12 @@ def load_rules(
         top = _read(path, check, environ)
         actor_items.extend(check.items(top.get("actors")))
         rule_items.extend(check.items(top.get("rules")))
-    check.actor_ids = frozenset(str(node.value) for node in id_nodes(actor_items))
+    definitions = [item for item in actor_items if not _is_extension(item)]
+    check.actor_ids = frozenset(str(node.value) for node in id_nodes(definitions))
     check.feed_tags = frozenset(tag for tags in feeds.values() for tag in tags)
     check.feed_ids = frozenset(feeds)
     check.notifier_ids = frozenset(notifiers)
+    check.shipped_actors_loaded = _any_inside(files, default_rules_dir() / SHIPPED_ACTORS)
     actors = check.actors(actor_items)
     rules = check.rules(rule_items)
     return RuleSet(actors=actors, rules=rules)
@@ -112,18 +122,76 @@ class _RuleChecker(Checker):
     feed_ids: frozenset[str] = frozenset()
     feed_tags: frozenset[str] = frozenset()
     notifier_ids: frozenset[str] = frozenset()
+    shipped_actors_loaded: bool = False
 
     def actors(self, items: Sequence[Located]) -> tuple[ActorSpec, ...]:
-        first = self.unique_across_files(items, "actor")
-        actors: list[ActorSpec] = []
+        definitions = [item for item in items if not _is_extension(item)]
+        first = self.unique_across_files(definitions, "actor")
+        actors: dict[str, ActorSpec] = {}
         part_of_nodes: dict[str, tuple[Located, ...]] = {}
-        for item in items:
+        for item in definitions:
             actor = self.actor(item)
             if actor is not None and first.get(actor.id) is item:
-                actors.append(actor)
+                actors[actor.id] = actor
                 part_of_nodes[actor.id] = _sequence(_key(item, "part_of"))
-        self.report_cycles(actors, part_of_nodes)
-        return tuple(actors)
+        for item in items:
+            if _is_extension(item) and (extended := self.extend(item, actors)) is not None:
+                actors[extended.id] = extended
+                part_of_nodes[extended.id] += _sequence(_key(item, "part_of"))
+        self.report_cycles(list(actors.values()), part_of_nodes)
+        return tuple(actors.values())
+
+    def extend(self, node: Located, actors: Mapping[str, ActorSpec]) -> ActorSpec | None:
+        """The actor an `extends:` entry names, with the entry's names and part_of added; None
+        when the entry is bad (reported) or its actor is (reported at its definition)."""
+        fields = self.extension_fields(node)
+        if fields is None:
+            return None
+        target = self.extended_id(fields.get(EXTENDS))
+        names = self.terms(fields.get("names"), "name") if "names" in fields else ()
+        part_of = self.actor_refs(fields.get("part_of"), allow_empty=True)
+        if not names and not part_of and names is not None and part_of is not None:
+            self.report(node, f'an "{EXTENDS}" entry must add something: give names or part_of')
+            return None
+        if target is None or target not in actors or names is None or part_of is None:
+            return None
+        actor = actors[target]
+        known = {(name.text, name.case_sensitive) for name in actor.names}
+        added = [name for name in names if (name.text, name.case_sensitive) not in known]
+        return dataclasses.replace(
+            actor,
+            names=(*actor.names, *added),
+            part_of=tuple(dict.fromkeys((*actor.part_of, *part_of))),
+        )
+
+    def extension_fields(self, node: Located) -> Mapping[str, Located] | None:
+        """An `extends:` entry's keys; `id` and `kind` are reported as kept by the original."""
+        given_keys = node.mapping or {}
+        allowed = one_of([f'"{key}"' for key in EXTENDS_KEYS], "and")
+        for key in KEPT_BY_EXTENDS:
+            if key in given_keys:
+                message = (
+                    f'an "{EXTENDS}" entry keeps the {key} of the actor it extends: '
+                    f"it may only have {allowed}"
+                )
+                self.report(given_keys[key], message)
+        rest = {k: v for k, v in given_keys.items() if k not in KEPT_BY_EXTENDS}
+        fields = self.mapping(dataclasses.replace(node, value=rest), EXTENDS_KEYS)
+        return None if fields is None or len(rest) != len(given_keys) else fields
+
+    def extended_id(self, node: Located | None) -> str | None:
+        """The id an `extends:` names: an actor defined by an `id:` entry in any file."""
+        value = self.string(node)
+        if value is None or node is None or value in self.actor_ids:
+            return value
+        hint = suggestion(value, self.actor_ids) or (
+            f": {EXTENDS} adds to an actor defined elsewhere (by an id: entry)"
+            if self.shipped_actors_loaded
+            else f": {EXTENDS} adds to an actor defined elsewhere; for the shipped ones, add "
+            f'"{SHIPPED_PREFIX}{SHIPPED_ACTORS}" to rules: in monitor.yaml'
+        )
+        self.report(node, f'unknown actor "{value}"{hint}')
+        return None
 
     def unique_across_files(self, items: Sequence[Located], what: str) -> dict[str, Located]:
         """The first entry claiming each id; later ones are reported, naming the first place."""
@@ -134,7 +202,13 @@ class _RuleChecker(Checker):
                 continue
             if node.value in first:
                 where = f"{first[node.value].source}:{first[node.value].line}"
-                self.report(node, f'duplicate {what} id "{node.value}" (first defined at {where})')
+                message = f'duplicate {what} id "{node.value}" (first defined at {where})'
+                if what == "actor":
+                    message += (
+                        f'; to add names to it, write "{EXTENDS}: {node.value}" instead of '
+                        f'"id: {node.value}" and give only names and part_of'
+                    )
+                self.report(node, message)
             else:
                 first[node.value] = item
         return first
@@ -381,6 +455,15 @@ class _RuleChecker(Checker):
             return None
         what = "field a rule can look at"
         return _unique([self.choice(item, RULE_FIELDS, what) for item in items])
+
+
+def _any_inside(files: Iterable[Path], folder: Path) -> bool:
+    inside = folder.resolve()
+    return any(path.resolve().is_relative_to(inside) for path in files)
+
+
+def _is_extension(item: Located) -> bool:
+    return item.mapping is not None and EXTENDS in item.mapping
 
 
 def _key(node: Located, key: str) -> Located | None:

@@ -223,10 +223,19 @@ def build_config(
         embedded=embedded,
         feeds=feeds,
         rule_paths=tuple(path for path, _ in rule_paths),
-        rule_files=tuple(dict.fromkeys(f for _, files in rule_paths for f in files)),
+        rule_files=_distinct_files(f for _, files in rule_paths for f in files),
         notifiers=notifiers,
         ops_notify=ops_notify,
     )
+
+
+def _distinct_files(paths: Iterable[Path]) -> tuple[Path, ...]:
+    """Each file once, however it was reached: `shipped:actors` and, in a source checkout,
+    `rules/` both hold rules/actors/countries.yaml."""
+    first: dict[Path, Path] = {}
+    for path in paths:
+        first.setdefault(path.resolve(), path)
+    return tuple(first.values())
 
 
 class _ConfigChecker(NotifierChecker):
