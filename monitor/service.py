@@ -32,6 +32,7 @@ from monitor.redact import redact_url
 from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
 from monitor.store import Store, open_store
 from monitor.store.single import DaemonLock
+from monitor.unrecorded import UnrecordedPolls
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -187,6 +188,7 @@ class Service:
         self._stack.push_async_callback(client.aclose)
         parser = FeedParser(use_processes=self._parse_in_processes, inline_jobs=INLINE_PARSES)
         self._stack.push_async_callback(parser.aclose)
+        unrecorded = UnrecordedPolls(clock=self._clock)
         poller = self._poller = Poller(
             self._store,
             Fetcher(client, limits=limits, timeouts=timeouts),
@@ -197,6 +199,7 @@ class Service:
             match=lambda feed, articles: match_articles(self.matcher, feed, articles),
             on_new_articles=self._on_new_articles,
             plan=self._delivery.plan,
+            unrecorded=unrecorded,
         )
         self._dispatcher = Dispatcher(
             self._store,
@@ -205,6 +208,7 @@ class Service:
             clock=self._clock,
             limits=DispatchLimits(in_flight=settings.fetch_concurrency, lease=settings.feed_lease),
             on_outcome=self._count,
+            unrecorded=unrecorded,
         )
         log.info(
             "store %s ready: %d feeds (%d added, %d updated, %d disabled)",
