@@ -41,7 +41,8 @@ NewArticlesHook = Callable[[Feed, Sequence[Article]], Awaitable[None]]
 MatchArticles = Callable[[Feed, Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
 
 # A feed is unhealthy (and `ops_notify` hears of it) after this many failed polls in a row over
-# at least this long since it last worked: a glitch, or a short outage, is only an error.
+# at least this long since it last worked: a glitch, or a short outage, is only an error. A feed
+# that never worked (a wrong URL, most likely: a configuration mistake) needs no such wait.
 UNHEALTHY_AFTER = 3
 UNHEALTHY_WINDOW = timedelta(minutes=15)
 
