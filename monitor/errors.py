@@ -7,6 +7,7 @@
     │   ├── FetchError(status_code, retry_after)
     │   └── ParseError
     ├── StoreError                            the database refused or is unreachable
+    │   └── StoreFullError                    the database or its disk is full
     └── DeliveryError                         (delivery issue)
         ├── TransientDeliveryError(retry_after)
         └── PermanentDeliveryError
@@ -108,7 +109,17 @@ class ParseError(FeedError):
 
 
 class StoreError(MonitorError):
-    """The database failed; the operation was rolled back."""
+    """The database failed; the operation was rolled back. `reason` is the database's own
+    word for it, one line (e.g. "database or disk is full"), when it gave one."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class StoreFullError(StoreError):
+    """The database (or the disk under it) has no room left: the write was rolled back, and
+    others that need room will fail the same way until some is freed."""
 
 
 class DeliveryError(MonitorError):

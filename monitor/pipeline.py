@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from monitor.errors import FetchError, ParseError
+from monitor.errors import FetchError, ParseError, StoreError, StoreFullError
 from monitor.fetch import adaptive_interval, next_poll_at, publishing_gap, retry_delay
 from monitor.models import (
     Alert,
@@ -31,6 +31,7 @@ from monitor.models import (
 )
 from monitor.parse import body_hash
 from monitor.parse.memo import memo_published
+from monitor.unrecorded import UnrecordedPolls
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ NewArticlesHook = Callable[[Feed, Sequence[Article]], Awaitable[None]]
 MatchArticles = Callable[[Feed, Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
 
 # A feed is unhealthy (and `ops_notify` hears of it) after this many failed polls in a row over
-# at least this long since it last worked: a glitch, or a short outage, is only an error.
+# at least this long since it last worked: a glitch, or a short outage, is only an error. A feed
+# that never worked (a wrong URL, most likely: a configuration mistake) needs no such wait.
 UNHEALTHY_AFTER = 3
 UNHEALTHY_WINDOW = timedelta(minutes=15)
 
@@ -124,6 +126,7 @@ class Poller:
         match: MatchArticles | None = None,
         on_new_articles: NewArticlesHook | None = None,
         plan: OutboxPlan | None = None,
+        unrecorded: UnrecordedPolls | None = None,
     ) -> None:
         self._store = store
         self._fetcher = fetcher
@@ -134,6 +137,7 @@ class Poller:
         self._match = match
         self._on_new_articles = on_new_articles
         self._plan = plan
+        self._unrecorded = unrecorded or UnrecordedPolls(clock=clock)
 
     @property
     def plan(self) -> OutboxPlan | None:
@@ -220,12 +224,16 @@ class Poller:
             last_modified=result.last_modified or feed.validators.last_modified,
             body_hash=feed.validators.body_hash,
         )
-        await self._store.record_state(
-            feed.id,
-            self._success(feed, result, validators),
-            owner=self._owner,
-            plan=self._plan,
-        )
+        try:
+            await self._store.record_state(
+                feed.id,
+                self._success(feed, result, validators),
+                owner=self._owner,
+                plan=self._plan,
+            )
+        except StoreError as exc:
+            return await self._record_refused(feed, exc, result.status_code)
+        self._unrecorded.recorded()
         log.debug("feed %s: %s", feed.id, status.value, extra={"feed_id": feed.id})
         return PollOutcome(feed.id, status)
 
@@ -246,9 +254,18 @@ class Poller:
             matches = self._match(feed, new) if new and self._match else {}
             return matches
 
-        recorded = await self._store.record_poll(
-            feed.id, update, parsed.articles, owner=self._owner, plan=self._plan, match=match_new
-        )
+        try:
+            recorded = await self._store.record_poll(
+                feed.id,
+                update,
+                parsed.articles,
+                owner=self._owner,
+                plan=self._plan,
+                match=match_new,
+            )
+        except StoreError as exc:
+            return await self._record_refused(feed, exc, result.status_code)
+        self._unrecorded.recorded()
         inserted = {a.key for a in recorded.inserted}
         if parsed.warning:
             log.info(
@@ -277,6 +294,43 @@ class Poller:
         status_code: int | None,
         retry_after: float | None,
     ) -> PollOutcome:
+        update, errors, delay = self._failure(feed, exc.reason, status_code, retry_after)
+        await self._write_failure(feed, update)
+        log.warning(
+            "%s (attempt %d, next try in %s)",
+            exc,
+            errors,
+            _humanize(delay),
+            extra={"feed_id": feed.id, "feed_url": exc.url, "error_count": errors},
+        )
+        return PollOutcome(feed.id, PollStatus.FAILED, error=str(exc))
+
+    async def _record_refused(
+        self, feed: Feed, exc: StoreError, status_code: int | None
+    ) -> PollOutcome:
+        """The store refused the poll's write (rolled back): a failure of the feed, recorded
+        as such. A full database is logged once a minute for all feeds, not once a poll; a
+        refusal of this poll's data alone (a value too big, a constraint) like a feed's fault."""
+        reason = f"the store could not record this poll: {exc.reason or exc}"
+        update, errors, delay = self._failure(feed, reason, status_code, None)
+        await self._write_failure(feed, update)
+        if isinstance(exc, StoreFullError):
+            self._unrecorded.failed(exc, feed.id)
+        else:
+            log.warning(
+                "feed %s: %s (attempt %d, next try in %s)",
+                feed.id,
+                reason,
+                errors,
+                _humanize(delay),
+                extra={"feed_id": feed.id, "error_count": errors},
+            )
+        return PollOutcome(feed.id, PollStatus.FAILED, error=f"feed {feed.id}: {reason}")
+
+    def _failure(
+        self, feed: Feed, reason: str, status_code: int | None, retry_after: float | None
+    ) -> tuple[FeedStateUpdate, int, timedelta]:
+        """A failed poll's update, its place in the run of failures, and the backoff."""
         now = self._clock()
         errors = feed.error_count + 1
         delay = retry_delay(errors, feed.poll_interval, retry_after, rng=self._rng)
@@ -289,17 +343,18 @@ class Poller:
             next_poll_at=now + delay,
             status=status,
             status_code=status_code,
-            error=exc.reason,
+            error=reason,
         )
-        await self._store.record_state(feed.id, update, owner=self._owner, plan=self._plan)
-        log.warning(
-            "%s (attempt %d, next try in %s)",
-            exc,
-            errors,
-            _humanize(delay),
-            extra={"feed_id": feed.id, "feed_url": exc.url, "error_count": errors},
-        )
-        return PollOutcome(feed.id, PollStatus.FAILED, error=str(exc))
+        return update, errors, delay
+
+    async def _write_failure(self, feed: Feed, update: FeedStateUpdate) -> None:
+        """Record a failed poll; if the store refuses that too, say so (once a minute) and
+        raise: the dispatcher then gives the feed's lease back as soon as it can."""
+        try:
+            await self._store.record_state(feed.id, update, owner=self._owner, plan=self._plan)
+        except StoreError as exc:
+            self._unrecorded.failed(exc, feed.id)
+            raise
 
 
 def _published(parsed: ParsedFeed) -> list[datetime]:

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
-from monitor.models import Feed, PollOutcome
+from monitor.errors import StoreError
+from monitor.models import Feed, PollOutcome, PollStatus
+from monitor.unrecorded import UnrecordedPolls
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -45,6 +47,8 @@ class DispatchLimits:
     batch: int = 100  # feeds claimed per store round trip
     lease: timedelta = timedelta(minutes=5)  # a crashed replica's claims expire after this
     tick: float = 1.0  # seconds between dispatcher runs when nothing finishes
+    # A feed whose poll, and its failure, the store could not record is tried again after this.
+    unrecorded_retry: timedelta = timedelta(minutes=1)
 
 
 class Dispatcher:
@@ -59,6 +63,7 @@ class Dispatcher:
         clock: Callable[[], datetime],
         limits: DispatchLimits = DispatchLimits(),
         on_outcome: OutcomeSink | None = None,
+        unrecorded: UnrecordedPolls | None = None,
     ) -> None:
         self._store = store
         self._poll = poll
@@ -66,6 +71,10 @@ class Dispatcher:
         self._clock = clock
         self._limits = limits
         self._on_outcome = on_outcome
+        self._unrecorded = unrecorded or UnrecordedPolls(clock=clock)
+        # Feeds whose poll, and its failure, the store refused to record: their leases are ours
+        # still, cut short at the next claim rather than waited out.
+        self._unreleased: set[str] = set()
         self._tasks: dict[asyncio.Task[PollOutcome], str] = {}
         self._claiming = asyncio.Lock()
         self._refill: asyncio.Task[int] | None = None
@@ -83,15 +92,21 @@ class Dispatcher:
         polls were started."""
         started = 0
         async with self._claiming:
+            if not await self._release_unrecorded():
+                return 0
             while not self._stopped:
                 free = self._limits.in_flight - len(self._tasks)
                 if free <= 0:
                     self._backlog = True
                     break
                 want = min(self._limits.batch, free)
-                feeds = await self._store.claim_due_feeds(
-                    now=self._clock(), limit=want, lease=self._limits.lease, owner=self._owner
-                )
+                try:
+                    feeds = await self._store.claim_due_feeds(
+                        now=self._clock(), limit=want, lease=self._limits.lease, owner=self._owner
+                    )
+                except StoreError as exc:  # logged once a minute, not a traceback a tick
+                    self._unrecorded.failed(exc)
+                    break
                 for feed in feeds:
                     self._start(feed)
                 started += len(feeds)
@@ -99,6 +114,23 @@ class Dispatcher:
                     self._backlog = False
                     break
         return started
+
+    async def _release_unrecorded(self) -> bool:
+        """Cut the leases of the feeds whose polls could not be recorded short: they are due
+        again `unrecorded_retry` from now, not at once (a store that refuses every write would
+        make that a busy loop) nor when the lease runs out. False if the store refuses still."""
+        polling = set(self._tasks.values())
+        feed_ids = sorted(self._unreleased - polling)
+        if not feed_ids:
+            return True
+        until = self._clock() + min(self._limits.unrecorded_retry, self._limits.lease)
+        try:
+            await self._store.renew_claims(self._owner, feed_ids, until=until)
+        except StoreError as exc:
+            self._unrecorded.failed(exc)
+            return False
+        self._unreleased.difference_update(feed_ids)
+        return True
 
     def _start(self, feed: Feed) -> None:
         task = asyncio.create_task(self._run_poll(feed), name=f"poll:{feed.id}")
@@ -113,6 +145,10 @@ class Dispatcher:
             # Cancelled polls are retried: give the feed back so it is due again at once.
             await asyncio.shield(self._store.release_claims(self._owner, [feed.id]))
             raise
+        except StoreError as exc:
+            # Neither the poll nor its failure could be written (the poller has said so).
+            self._unreleased.add(feed.id)
+            return PollOutcome(feed.id, PollStatus.FAILED, error=f"feed {feed.id}: {exc}")
         except Exception:
             # A bug, not a feed's fault: keep the claim so that the lease's expiry spaces out
             # the retries instead of a hot loop.
@@ -138,7 +174,11 @@ class Dispatcher:
         claim (another replica would poll the feed too). Run every third of the lease."""
         feed_ids = sorted(set(self._tasks.values()))
         until = self._clock() + self._limits.lease
-        return await self._store.renew_claims(self._owner, feed_ids, until=until)
+        try:
+            return await self._store.renew_claims(self._owner, feed_ids, until=until)
+        except StoreError as exc:
+            self._unrecorded.failed(exc)
+            return 0
 
     def stop_claiming(self) -> None:
         self._stopped = True

@@ -32,6 +32,7 @@ from monitor.redact import redact_url
 from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
 from monitor.store import Store, open_store
 from monitor.store.single import DaemonLock
+from monitor.unrecorded import UnrecordedPolls
 
 if TYPE_CHECKING:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEARTBEAT = timedelta(seconds=10)  # how often a running replica says it is alive
+STALE_AFTER = 3 * HEARTBEAT  # a replica silent this long is not running
 # Bodies parsed in a thread before the parser's process pool starts: a `once` in which only a
 # few feeds changed starts no process (see FeedParser's `inline_jobs`).
 INLINE_PARSES = 8
@@ -81,7 +83,13 @@ def match_articles(
 
 def replica_id() -> str:
     """Names this process in feed leases: host, pid and a random suffix."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    return f"{_host_and_pid()}{uuid.uuid4().hex[:6]}"
+
+
+def _host_and_pid() -> str:
+    """The start of the replica ids of this host and pid: of this process, or of an earlier
+    one that had the pid (a container restarted after a kill runs as pid 1 again)."""
+    return f"{socket.gethostname()}:{os.getpid()}:"
 
 
 @dataclass
@@ -170,6 +178,7 @@ class Service:
         self._stack.callback(lock.release)
         self._store = await open_store(settings.database_url)
         self._stack.push_async_callback(self._store.close)
+        await self._release_stale_leases(sqlite=lock.path is not None)
         report = await self._store.sync_feeds(self.config.feeds, now=self._clock())
         self._delivery = self._new_delivery(self.config)
         self._stack.push_async_callback(self._stop_delivery)
@@ -187,6 +196,7 @@ class Service:
         self._stack.push_async_callback(client.aclose)
         parser = FeedParser(use_processes=self._parse_in_processes, inline_jobs=INLINE_PARSES)
         self._stack.push_async_callback(parser.aclose)
+        unrecorded = UnrecordedPolls(clock=self._clock)
         poller = self._poller = Poller(
             self._store,
             Fetcher(client, limits=limits, timeouts=timeouts),
@@ -197,6 +207,7 @@ class Service:
             match=lambda feed, articles: match_articles(self.matcher, feed, articles),
             on_new_articles=self._on_new_articles,
             plan=self._delivery.plan,
+            unrecorded=unrecorded,
         )
         self._dispatcher = Dispatcher(
             self._store,
@@ -205,6 +216,7 @@ class Service:
             clock=self._clock,
             limits=DispatchLimits(in_flight=settings.fetch_concurrency, lease=settings.feed_lease),
             on_outcome=self._count,
+            unrecorded=unrecorded,
         )
         log.info(
             "store %s ready: %d feeds (%d added, %d updated, %d disabled)",
@@ -214,6 +226,24 @@ class Service:
             len(report.updated),
             len(report.disabled),
         )
+
+    async def _release_stale_leases(self, *, sqlite: bool) -> None:
+        """After a kill -9, the leases the killed process held would keep its feeds and
+        deliveries waiting for their expiry (5 minutes for a feed). On a SQLite file, which
+        one daemon holds at a time (the lock), every lease left is stale; on PostgreSQL only
+        those of an earlier process of this host and pid whose heartbeat stopped."""
+        silent_since = self._clock() - STALE_AFTER
+        prefix = None if sqlite else _host_and_pid()
+        feeds, deliveries = await self.store.release_stale_leases(
+            owner_prefix=prefix, silent_since=silent_since
+        )
+        if feeds or deliveries:
+            log.info(
+                "released the leases of a process that stopped without ending them: "
+                "%d feeds, %d deliveries",
+                feeds,
+                deliveries,
+            )
 
     def _new_delivery(self, config: MonitorConfig) -> Delivery:
         return Delivery(

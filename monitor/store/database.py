@@ -21,7 +21,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from monitor.errors import StoreError
+from monitor.errors import StoreError, StoreFullError
 from monitor.redact import REDACTED, redact_url
 from monitor.store.transact import listen_sqlite
 
@@ -165,8 +165,39 @@ def translate_errors(message: str, secret: str | None, *catch: type[Exception]) 
     except (*DATABASE_ERRORS, *catch) as exc:
         if secret and secret in "".join(traceback.format_exception(exc)):
             detail = f"{type(exc).__name__}: {exc}".replace(secret, REDACTED)
-            raise StoreError(f"{message}: {detail}") from None
-        raise StoreError(message) from exc
+            raise _store_error(exc)(f"{message}: {detail}") from None
+        raise _store_error(exc)(message, reason=_driver_reason(exc)) from exc
+
+
+# SQLITE_FULL (the primary code of an extended one), and PostgreSQL's disk_full SQLSTATE.
+_SQLITE_FULL = 13
+_POSTGRES_DISK_FULL = "53100"
+
+
+def _store_error(exc: BaseException) -> type[StoreError]:
+    """`StoreFullError` when the database or its disk is full, else `StoreError`."""
+    cause: BaseException | None = exc
+    for _ in range(8):  # SQLAlchemy's error, the DB-API's, the driver's own: a short chain
+        if cause is None:
+            break
+        code = getattr(cause, "sqlite_errorcode", None)
+        if isinstance(code, int) and code & 0xFF == _SQLITE_FULL:
+            return StoreFullError
+        if getattr(cause, "sqlstate", None) == _POSTGRES_DISK_FULL:
+            return StoreFullError
+        cause = getattr(cause, "orig", None) or cause.__cause__
+    return StoreError
+
+
+def _driver_reason(exc: BaseException) -> str | None:
+    """The driver's own message, first line: SQLAlchemy's adds the SQL statement and a link."""
+    cause: BaseException = getattr(exc, "orig", None) or exc
+    for _ in range(8):
+        if cause.__cause__ is None:
+            break
+        cause = cause.__cause__
+    lines = str(cause).strip().splitlines()
+    return lines[0][:300] if lines else None
 
 
 def upgrade_to_head(connection: Connection) -> None:

@@ -441,6 +441,16 @@ class Store:
                 conn, replica_id, host=host, pid=pid, version=version, now=now
             )
 
+    async def release_stale_leases(
+        self, *, owner_prefix: str | None, silent_since: datetime
+    ) -> tuple[int, int]:
+        """End the leases of processes that cannot be running (see
+        `replicas.release_stale_leases`); how many feed and delivery leases were ended."""
+        async with self._write("releasing stale leases failed") as conn:
+            return await replica_rows.release_stale_leases(
+                conn, owner_prefix=owner_prefix, silent_since=silent_since
+            )
+
     async def replica_stopped(self, replica_id: str, *, now: datetime) -> None:
         async with self._write("recording a replica's stop failed") as conn:
             await replica_rows.mark_stopped(conn, replica_id, now=now)

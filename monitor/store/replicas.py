@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from monitor.store.schema import deliveries, feeds, replicas
 
-__all__ = ["Replica", "heartbeat", "list_replicas", "mark_stopped"]
+__all__ = ["Replica", "heartbeat", "list_replicas", "mark_stopped", "release_stale_leases"]
 
 KEPT = timedelta(days=1)  # a stopped or silent replica is forgotten after this
 
@@ -88,3 +88,30 @@ async def list_replicas(conn: AsyncConnection, *, now: datetime) -> list[Replica
         )
         for row in rows
     ]
+
+
+async def release_stale_leases(
+    conn: AsyncConnection, *, owner_prefix: str | None, silent_since: datetime
+) -> tuple[int, int]:
+    """End the feed and delivery leases of processes that cannot be running: every lease
+    (`owner_prefix=None`, for SQLite, where one daemon runs and a second is refused), or
+    those of owners named `owner_prefix`... (an earlier process of this host and pid, as a
+    restarted container is) that have not heartbeat since `silent_since`, so that a replica
+    of another machine that happens to share the host name and pid keeps its own.
+    Returns how many feed and delivery leases were ended."""
+    ended: list[int] = []
+    for table in (feeds, deliveries):
+        statement = sa.update(table).where(table.c.lease_owner.is_not(None))
+        if owner_prefix is not None:
+            alive = sa.select(replicas.c.id).where(
+                replicas.c.heartbeat_at >= silent_since, replicas.c.stopped_at.is_(None)
+            )
+            # A delivery worker leases as "<replica id>/deliver".
+            owner = sa.func.replace(table.c.lease_owner, "/deliver", "")
+            statement = statement.where(
+                table.c.lease_owner.startswith(owner_prefix, autoescape=True),
+                owner.not_in(alive),
+            )
+        result = await conn.execute(statement.values(lease_owner=None, lease_until=None))
+        ended.append(result.rowcount or 0)
+    return ended[0], ended[1]
