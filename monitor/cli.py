@@ -25,8 +25,7 @@ if TYPE_CHECKING:
 
     from monitor.cli_common import Loaded
     from monitor.config import MonitorConfig, Settings
-    from monitor.models import Article, Feed, FeedSummary, PollOutcome
-    from monitor.service import PollTally
+    from monitor.models import Article, Feed, FeedSummary
 
 
 def _log() -> logging.Logger:
@@ -161,48 +160,28 @@ async def _serve(loaded: Loaded) -> None:
 @main.command()
 @config_option
 def once(config_path: Path | None) -> None:
-    """Poll every feed once, record new articles, print a summary, and exit."""
+    """Poll every feed once, record new articles, deliver what is due, print a summary, and
+    exit (1 if every feed failed)."""
     from monitor.cli_common import load, run_async
+    from monitor.cli_once import poll_progress, summary_lines
     from monitor.service import Service
 
     loaded = load(config_path)
     _log().info("%s", _describe(loaded.config))
     if not sys.stderr.isatty():  # a pipe, a file, cron: plain lines only
         service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
-        _print_tally(run_async(service.once()))
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("polling", total=len(loaded.config.feeds), last="")
-
-        def advance(outcome: PollOutcome) -> None:
-            progress.update(task, advance=1, last=f"{outcome.feed_id}: {outcome.status.value}")
-
-        service = Service(
-            loaded.settings, loaded.config, matcher=loaded.matcher, on_outcome=advance
-        )
         tally = run_async(service.once())
-    _print_tally(tally)
+    else:
+        from rich.console import Console
 
-
-def _print_tally(tally: PollTally) -> None:
-    counts = ", ".join(f"{n} {status.value}" for status, n in sorted(tally.outcomes.items()))
-    click.echo(f"polled {tally.polled} feeds ({counts or 'none'})")
-    click.echo(f"recorded {tally.recorded} articles, {tally.new} new, {tally.alerts} alerts")
-    if tally.deliveries:
-        states = ", ".join(f"{n} {state}" for state, n in sorted(tally.deliveries.items()))
-        click.echo(f"deliveries: {states}")
-    for failure in tally.failures:
-        click.echo(f"failed: {failure.error}")
+        with poll_progress(len(loaded.config.feeds), Console(stderr=True)) as advance:
+            service = Service(
+                loaded.settings, loaded.config, matcher=loaded.matcher, on_outcome=advance
+            )
+            tally = run_async(service.once())
+    click.echo("\n".join(summary_lines(tally)))
+    if tally.polled and len(tally.failures) == tally.polled:
+        sys.exit(1)
 
 
 @main.command()

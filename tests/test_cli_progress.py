@@ -64,4 +64,4 @@ async def test_once_is_plain_off_a_terminal(tmp_path: Path, feed_server: FeedSer
     assert code == 0, err
     assert "\x1b[" not in out + err  # no terminal control sequences
     assert "polling" not in err
-    assert out.splitlines()[0] == "polled 1 feeds (1 ok)"
+    assert out.splitlines()[0] == "polled 1 feed (1 ok)"
