@@ -22,6 +22,7 @@ from monitor.cli_options import config_option
 if TYPE_CHECKING:
     import logging
     from collections.abc import Sequence
+    from datetime import datetime
 
     from monitor.cli_common import Loaded
     from monitor.config import MonitorConfig, Settings
@@ -203,7 +204,7 @@ def check(config_path: Path | None) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
-    """Show each feed's health: last poll, status, errors, articles, next poll."""
+    """Show each feed's health: last poll, status, errors, articles, next poll, last error."""
     from monitor.cli_common import load, run_async
 
     loaded = load(config_path)
@@ -228,22 +229,40 @@ async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[Fee
 
 
 def _print_feed_table(summaries: list[FeedSummary]) -> None:
-    from monitor.cli_common import print_table, table
-    from monitor.views import iso
+    from rich.text import Text
 
-    grid = table("id", "url", "last poll", "status", "errors", "articles", "next poll")
+    from monitor.cli_common import print_table, printable, relative_time, table
+    from monitor.pipeline import utc_now
+
+    now = utc_now()
+    grid = table(
+        "id", "url", "last poll", "status", "errors", "articles", "next poll", "last error"
+    )
+    # One line per feed: the URL and the error give way (cut with an ellipsis), the rest never
+    # wraps. Off a terminal nothing limits the width (print_table).
+    for column in grid.columns:
+        column.no_wrap = column.header not in ("url", "last error")
+        column.overflow = "ellipsis"
     for summary in summaries:
         feed = summary.feed
+        error = " ".join(printable(feed.last_error or "-").split())
         grid.add_row(
             feed.id,
             feed.url,
-            iso(feed.last_poll_at) or "-",
+            relative_time(feed.last_poll_at, now),
             feed.status.value,
             str(feed.error_count),
             str(summary.articles),
-            iso(feed.next_poll_at) or "-",
+            _next_poll(feed.next_poll_at, now),
+            Text(error, no_wrap=True, overflow="ellipsis"),
         )
     print_table(grid)
+
+
+def _next_poll(moment: datetime | None, now: datetime) -> str:
+    from monitor.cli_common import relative_time
+
+    return "due" if moment is not None and moment <= now else relative_time(moment, now)
 
 
 @main.command("test-rule")

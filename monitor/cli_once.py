@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from monitor.cli_common import printable
 from monitor.models import PollOutcome, PollStatus
 
 if TYPE_CHECKING:
@@ -30,9 +31,6 @@ _DELIVERY_WORDS = {  # in this order
     "suppressed": "suppressed (silenced, or a repeat within realert)",
     "dead": "dead (monitor deliveries list --state dead)",
 }
-# C0 controls but newline and tab, and DEL: article text reaches the log, and must not drive
-# the terminal.
-_CONTROLS = {code: "\N{REPLACEMENT CHARACTER}" for code in (*range(32), 127) if code not in (9, 10)}
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -89,7 +87,8 @@ class ConsoleLogHandler(logging.Handler):
         from rich.text import Text
 
         try:
-            line = self.format(record).translate(_CONTROLS)
+            # Article text reaches the log: it must not drive the terminal.
+            line = printable(self.format(record))
             # soft_wrap: a long line (a JSON record) stays one line, the terminal folds it.
             self.console.print(Text(line), soft_wrap=True, highlight=False)
         except Exception:
