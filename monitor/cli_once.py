@@ -33,9 +33,9 @@ _DELIVERY_WORDS = {  # in this order
 }
 
 
-def counted(n: int, noun: str, plural: str | None = None) -> str:
+def counted(n: int, noun: str) -> str:
     """`1 feed`, `3 feeds`, `0 feeds`."""
-    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+    return f"{n} {noun if n == 1 else noun + 's'}"
 
 
 def summary_lines(tally: PollTally) -> list[str]:
@@ -60,7 +60,7 @@ def summary_lines(tally: PollTally) -> list[str]:
             if tally.deliveries.get(state)
         ]
         lines.append(f"deliveries: {', '.join(states)}")
-    lines += [f"failed: {failure.error}" for failure in tally.failures]
+    lines += [f"failed: {printable(failure.error or '')}" for failure in tally.failures]
     return lines
 
 
