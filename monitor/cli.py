@@ -22,11 +22,11 @@ from monitor.cli_options import config_option
 if TYPE_CHECKING:
     import logging
     from collections.abc import Sequence
+    from datetime import datetime
 
     from monitor.cli_common import Loaded
     from monitor.config import MonitorConfig, Settings
-    from monitor.models import Article, Feed, FeedSummary, PollOutcome
-    from monitor.service import PollTally
+    from monitor.models import Article, Feed, FeedSummary
 
 
 def _log() -> logging.Logger:
@@ -161,48 +161,28 @@ async def _serve(loaded: Loaded) -> None:
 @main.command()
 @config_option
 def once(config_path: Path | None) -> None:
-    """Poll every feed once, record new articles, print a summary, and exit."""
+    """Poll every feed once, record new articles, deliver what is due, print a summary, and
+    exit (1 if every feed failed)."""
     from monitor.cli_common import load, run_async
+    from monitor.cli_once import poll_progress, summary_lines
     from monitor.service import Service
 
     loaded = load(config_path)
     _log().info("%s", _describe(loaded.config))
     if not sys.stderr.isatty():  # a pipe, a file, cron: plain lines only
         service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
-        _print_tally(run_async(service.once()))
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[last]}"),
-        console=Console(stderr=True),
-        transient=True,
-    ) as progress:
-        task = progress.add_task("polling", total=len(loaded.config.feeds), last="")
-
-        def advance(outcome: PollOutcome) -> None:
-            progress.update(task, advance=1, last=f"{outcome.feed_id}: {outcome.status.value}")
-
-        service = Service(
-            loaded.settings, loaded.config, matcher=loaded.matcher, on_outcome=advance
-        )
         tally = run_async(service.once())
-    _print_tally(tally)
+    else:
+        from rich.console import Console
 
-
-def _print_tally(tally: PollTally) -> None:
-    counts = ", ".join(f"{n} {status.value}" for status, n in sorted(tally.outcomes.items()))
-    click.echo(f"polled {tally.polled} feeds ({counts or 'none'})")
-    click.echo(f"recorded {tally.recorded} articles, {tally.new} new, {tally.alerts} alerts")
-    if tally.deliveries:
-        states = ", ".join(f"{n} {state}" for state, n in sorted(tally.deliveries.items()))
-        click.echo(f"deliveries: {states}")
-    for failure in tally.failures:
-        click.echo(f"failed: {failure.error}")
+        with poll_progress(len(loaded.config.feeds), Console(stderr=True)) as advance:
+            service = Service(
+                loaded.settings, loaded.config, matcher=loaded.matcher, on_outcome=advance
+            )
+            tally = run_async(service.once())
+    click.echo("\n".join(summary_lines(tally)))
+    if tally.polled and len(tally.failures) == tally.polled:
+        sys.exit(1)
 
 
 @main.command()
@@ -224,7 +204,7 @@ def check(config_path: Path | None) -> None:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
-    """Show each feed's health: last poll, status, errors, articles, next poll."""
+    """Show each feed's health: last poll, status, errors, articles, next poll, last error."""
     from monitor.cli_common import load, run_async
 
     loaded = load(config_path)
@@ -249,22 +229,40 @@ async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[Fee
 
 
 def _print_feed_table(summaries: list[FeedSummary]) -> None:
-    from monitor.cli_common import print_table, table
-    from monitor.views import iso
+    from rich.text import Text
 
-    grid = table("id", "url", "last poll", "status", "errors", "articles", "next poll")
+    from monitor.cli_common import print_table, printable, relative_time, table
+    from monitor.pipeline import utc_now
+
+    now = utc_now()
+    grid = table(
+        "id", "url", "last poll", "status", "errors", "articles", "next poll", "last error"
+    )
+    # One line per feed: the URL and the error give way (cut with an ellipsis), the rest never
+    # wraps. Off a terminal nothing limits the width (print_table).
+    for column in grid.columns:
+        column.no_wrap = column.header not in ("url", "last error")
+        column.overflow = "ellipsis"
     for summary in summaries:
         feed = summary.feed
+        error = " ".join(printable(feed.last_error or "-").split())
         grid.add_row(
             feed.id,
             feed.url,
-            iso(feed.last_poll_at) or "-",
+            relative_time(feed.last_poll_at, now),
             feed.status.value,
             str(feed.error_count),
             str(summary.articles),
-            iso(feed.next_poll_at) or "-",
+            _next_poll(feed.next_poll_at, now),
+            Text(error, no_wrap=True, overflow="ellipsis"),
         )
     print_table(grid)
+
+
+def _next_poll(moment: datetime | None, now: datetime) -> str:
+    from monitor.cli_common import relative_time
+
+    return "due" if moment is not None and moment <= now else relative_time(moment, now)
 
 
 @main.command("test-rule")

@@ -8,6 +8,7 @@ import contextlib
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -85,6 +86,35 @@ async def opened_store(settings: Settings) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+# C0 controls but newline and tab, and DEL: text from feeds (errors, titles) must not drive
+# the terminal.
+_CONTROLS = {code: "\N{REPLACEMENT CHARACTER}" for code in (*range(32), 127) if code not in (9, 10)}
+
+
+def printable(text: str) -> str:
+    """`text` with the control characters a terminal would act on replaced."""
+    return text.translate(_CONTROLS)
+
+
+def relative_time(moment: datetime | None, now: datetime) -> str:
+    """`42s ago`, `in 12m`, `3h05m ago`, `2d4h ago`; `-` for never: short, for tables."""
+    if moment is None:
+        return "-"
+    seconds = (moment - now).total_seconds()
+    if abs(seconds) < 1:
+        return "now"
+    whole = int(abs(seconds))
+    if whole < 60:
+        span = f"{whole}s"
+    elif whole < 3600:
+        span = f"{whole // 60}m"
+    elif whole < 86400:
+        span = f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    else:
+        span = f"{whole // 86400}d{whole % 86400 // 3600}h"
+    return f"in {span}" if seconds > 0 else f"{span} ago"
 
 
 def table(*columns: str) -> Table:

@@ -21,7 +21,7 @@ from monitor.config.notifiers import (
     notifier_options,
 )
 from monitor.errors import ConfigError
-from monitor.models import OutboxPlan
+from monitor.models import DeliveryState, OutboxPlan
 from monitor.notify.base import (
     ConsoleOptions,
     DeliveryPolicy,
@@ -254,8 +254,9 @@ class Delivery:
         await self.flush_overflow()
         await self._store.delete_expired_silences(before=self._clock() - SILENCE_KEPT)
 
-    async def drain(self) -> dict[str, int]:
-        """Deliver everything due now (for `monitor once`)."""
+    async def drain(self) -> dict[str, DeliveryState]:
+        """Deliver everything due now (for `monitor once`); the state each delivery it handled
+        was left in, by delivery id."""
         return await self.worker.drain()
 
     async def stop(self, grace: float | None = None) -> None:

@@ -181,6 +181,8 @@ class PollOutcome:
     matched_rules: tuple[str, ...] = ()  # a rule id per match found in the new articles
     seconds: float = 0.0  # the whole poll
     parse_seconds: float | None = None  # of it, parsing (None: not parsed)
+    # The feed's first poll: its articles were recorded as existing ones, not as new (backfill).
+    first_poll: bool = False
 
 
 # ---- rules: what config loads and match compiles -------------------------------------------

@@ -285,6 +285,7 @@ class Poller:
             items=len(parsed.articles) + parsed.skipped_items,
             skipped_items=parsed.skipped_items,
             matched_rules=tuple(m.rule_id for key in inserted for m in matches.get(key, ())),
+            first_poll=feed.first_poll,
         )
 
     async def _record_failure(

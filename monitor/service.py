@@ -24,7 +24,7 @@ from monitor.delivery import Delivery
 from monitor.errors import StoreError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
-from monitor.models import Article, Feed, PollOutcome, PollStatus, RuleMatch
+from monitor.models import Article, DeliveryState, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
@@ -101,13 +101,23 @@ class PollTally:
     new: int = 0
     alerts: int = 0
     failures: list[PollOutcome] = field(default_factory=list)
-    deliveries: dict[str, int] = field(default_factory=dict)  # by state, after `once`
+    # This run's deliveries by state, after `once`: its alerts' and those it sent or tried.
+    deliveries: dict[str, int] = field(default_factory=dict)
+    alert_ids: list[str] = field(default_factory=list)
+    first_polls: int = 0  # feeds read for the first time: their items are not new
+    first_recorded: int = 0  # articles those first polls recorded
+    backfilled: int = 0  # of those, the newest `backfill` ones, matched as new
 
     def add(self, outcome: PollOutcome) -> None:
         self.outcomes[outcome.status] += 1
         self.recorded += outcome.recorded
         self.new += len(outcome.new_articles)
         self.alerts += len(outcome.alerts)
+        self.alert_ids.extend(alert.id for alert in outcome.alerts)
+        if outcome.first_poll:
+            self.first_polls += 1
+            self.first_recorded += outcome.recorded
+            self.backfilled += len(outcome.new_articles)
         if outcome.status is PollStatus.FAILED:
             self.failures.append(outcome)
 
@@ -388,10 +398,24 @@ class Service:
         await self.start()
         try:
             tally = await self.poll_all()
-            tally.deliveries = await self.delivery.drain()
+            settled = await self.delivery.drain()
+            tally.deliveries = await self._deliveries_of(tally.alert_ids, settled)
             return tally
         finally:
             await self.close()
+
+    async def _deliveries_of(
+        self, alert_ids: Sequence[str], settled: Mapping[str, DeliveryState]
+    ) -> dict[str, int]:
+        """The run's deliveries by state: those of its alerts (sent, waiting, held for a digest,
+        suppressed), and those written before it that it sent or tried (retries, notices)."""
+        states = {
+            status.id: status.state
+            for statuses in (await self.store.delivery_statuses(alert_ids)).values()
+            for status in statuses
+        }
+        states.update(settled)
+        return dict(Counter(state.value for state in states.values()))
 
     async def poll_all(self) -> PollTally:
         """Make every feed due now, poll until nothing is due or in flight, and return the

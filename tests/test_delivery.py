@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -30,7 +31,7 @@ from monitor.models import (
 from monitor.notify.base import DeliveryPolicy, EmailOptions, Notifier, WebhookOptions
 from monitor.notify.email import EmailNotifier, SmtpSettings
 from monitor.notify.webhook import WebhookNotifier, create_webhook_client
-from monitor.notify.worker import DeliveryLimits, DeliveryWorker
+from monitor.notify.worker import DeliveryLimits, DeliveryWorker, human_duration
 from monitor.store import Store
 from tests.conftest import StoreFactory
 from tests.smtpserver import SmtpServer
@@ -187,28 +188,53 @@ async def test_500_five_times_then_200_is_one_delivery_sent_after_six_attempts(
     assert [f"attempt {n})" in r.getMessage() for n, r in enumerate(retries, 1)] == [True] * 5
 
 
-async def test_a_retry_waits_for_the_backoff(setup: Setup) -> None:
+async def test_a_retry_waits_for_the_backoff(
+    setup: Setup, caplog: pytest.LogCaptureFixture
+) -> None:
     await setup.alerts(1, plan_for("hook"))
     setup.receiver.script(503)
     worker = setup.worker([setup.webhook()])
 
-    await worker.deliver_due()
-    await worker.deliver_due()  # not due yet: nothing is sent
+    with caplog.at_level(logging.WARNING, logger="monitor.notify.worker"):
+        await worker.deliver_due()
+        await worker.deliver_due()  # not due yet: nothing is sent
 
     assert len(setup.receiver.requests) == 1
     due = await setup.store.next_delivery_at()
     assert due is not None
     assert timedelta(seconds=5) <= due - T0 <= timedelta(seconds=10)
+    [logged] = [r.getMessage() for r in caplog.records if "failed (attempt 1)" in r.getMessage()]
+    assert f"failed (attempt 1), retry in {human_duration(due - T0)}: " in logged
+    assert re.search(r"retry in \d+(\.\d)?s: ", logged), logged  # 5.9s, not 0:00:05.869489s
 
 
-async def test_retry_after_is_honoured(setup: Setup) -> None:
+async def test_retry_after_is_honoured(setup: Setup, caplog: pytest.LogCaptureFixture) -> None:
     await setup.alerts(1, plan_for("hook"))
-    setup.receiver.script(Reply(429, {"Retry-After": "120"}))
+    setup.receiver.script(Reply(429, {"Retry-After": "130"}))
     worker = setup.worker([setup.webhook()])
 
-    await worker.deliver_due()
+    with caplog.at_level(logging.WARNING, logger="monitor.notify.worker"):
+        await worker.deliver_due()
 
-    assert await setup.store.next_delivery_at() == T0 + timedelta(seconds=120)
+    assert await setup.store.next_delivery_at() == T0 + timedelta(seconds=130)
+    assert any("retry in 2m10s: " in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("delay", "shown"),
+    [
+        (timedelta(seconds=5.869489), "5.9s"),
+        (timedelta(seconds=0), "0.0s"),
+        (timedelta(seconds=9.96), "10s"),
+        (timedelta(seconds=42.4), "42s"),
+        (timedelta(seconds=59.6), "1m00s"),
+        (timedelta(minutes=2, seconds=10), "2m10s"),
+        (timedelta(hours=1, minutes=5), "1h05m"),
+    ],
+    ids=["seconds", "zero", "ten", "tens", "a-minute", "minutes", "hours"],
+)
+def test_a_retry_wait_is_logged_as_a_person_reads_it(delay: timedelta, shown: str) -> None:
+    assert human_duration(delay) == shown
 
 
 async def test_a_400_is_dead_at_once_with_the_reason(setup: Setup) -> None:

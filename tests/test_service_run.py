@@ -215,4 +215,4 @@ async def test_a_second_daemon_on_one_sqlite_file_is_refused(
         assert code == 0, err
 
     code, out, err = await monitor("once", cwd=tmp_path)  # free again once it stopped
-    assert (code, out.splitlines()[0]) == (0, "polled 1 feeds (1 not_modified)"), err
+    assert (code, out.splitlines()[0]) == (0, "polled 1 feed (1 not modified)"), err

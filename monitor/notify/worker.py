@@ -36,7 +36,7 @@ from monitor.redact import redact_url
 from monitor.store import Store
 from monitor.store.outbox import ClaimedDelivery, Outcome
 
-__all__ = ["DeliveryLimits", "DeliveryWorker", "backoff"]
+__all__ = ["DeliveryLimits", "DeliveryWorker", "backoff", "human_duration"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,19 @@ def backoff(attempts: int, limits: DeliveryLimits, rng: random.Random) -> timede
     base = limits.first_retry.total_seconds() * 2 ** max(0, attempts - 1)
     capped = min(base, limits.longest_retry.total_seconds())
     return timedelta(seconds=capped * rng.uniform(0.5, 1.0))
+
+
+def human_duration(delay: timedelta) -> str:
+    """A wait as a person reads it: `5.9s`, `42s`, `2m10s`, `1h05m`."""
+    seconds = delay.total_seconds()
+    if seconds < 9.95:  # would round to 10.0
+        return f"{max(seconds, 0.0):.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 Clock = Callable[[], datetime]
@@ -136,17 +149,20 @@ class DeliveryWorker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
-    async def drain(self) -> dict[str, int]:
+    async def drain(self) -> dict[str, DeliveryState]:
         """Deliver until nothing is due now (for `monitor once`; bound it with a timeout).
 
-        Returns the deliveries by state afterwards; retries scheduled later stay pending.
+        Returns the state each delivery it handled was left in, by delivery id: a retry
+        scheduled later stays pending.
         """
-        while await self.deliver_due():
+        settled: dict[str, DeliveryState] = {}
+        while await self.deliver_due(settled):
             pass
-        return await self._store.count_deliveries()
+        return settled
 
-    async def deliver_due(self) -> int:
-        """One round: claim, send, record. Returns how many deliveries it handled."""
+    async def deliver_due(self, settled: dict[str, DeliveryState] | None = None) -> int:
+        """One round: claim, send, record. Returns how many deliveries it handled; `settled`,
+        when given, gets the state each was left in."""
         now = self._clock()
         claimed = await self._store.claim_deliveries(
             self._owner, now=now, limit=self._limits.batch, lease=self._limits.lease
@@ -163,6 +179,8 @@ class DeliveryWorker:
         for (_, rows), result in zip(messages, results, strict=True):
             outcomes.append(self._outcome(rows, result))
         await self._store.settle_deliveries(outcomes, now=self._clock())
+        if settled is not None:
+            settled.update((id_, outcome.state) for outcome in outcomes for id_ in outcome.ids)
         return len(claimed)
 
     async def _renew_leases(self) -> None:
@@ -308,7 +326,12 @@ class DeliveryWorker:
         if retry_after is not None:
             delay = min(timedelta(seconds=retry_after), self._limits.longest_retry)
         log.warning(
-            "%s failed (attempt %d), retry in %ss: %s", name, attempts, delay, error, extra=context
+            "%s failed (attempt %d), retry in %s: %s",
+            name,
+            attempts,
+            human_duration(delay),
+            error,
+            extra=context,
         )
         return Outcome(ids, DeliveryState.PENDING, next_attempt_at=now + delay, error=error)
 
