@@ -12,7 +12,7 @@ from typing import Any
 from monitor.config import MonitorConfig, Settings
 from monitor.errors import FeedError, MonitorError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
-from monitor.match import ArticleText, Explanation, Matcher
+from monitor.match import ArticleText, Condition, Explanation, Matcher
 from monitor.models import RuleMatch, Validators
 from monitor.parse import parse_feed
 
@@ -138,10 +138,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
         data["why_not"] = {
             "rule": verdict.explanation.rule_id,
             "matched": verdict.explanation.matched,
-            "conditions": [
-                {"condition": c.name, "held": c.held, "detail": c.detail}
-                for c in verdict.explanation.conditions
-            ],
+            "conditions": [condition_json(c) for c in verdict.explanation.conditions],
         }
     return data
 
@@ -162,6 +159,18 @@ def verdict_lines(verdict: Verdict) -> list[str]:
         outcome = "matches" if verdict.explanation.matched else "does not match"
         lines.append(f"  rule {verdict.explanation.rule_id} {outcome}:")
         lines += [
-            f"    {'ok  ' if c.held else 'FAIL'} {c.line}" for c in verdict.explanation.conditions
+            f"    {'  ' * depth}{'ok  ' if part.held else 'FAIL'} {part.line}"
+            for condition in verdict.explanation.conditions
+            for depth, part in condition.tree()
         ]
     return lines
+
+
+def condition_json(condition: Condition) -> dict[str, Any]:
+    """A condition and its parts (a query's sub-expressions, by their text), as a tree."""
+    return {
+        "condition": condition.name,
+        "held": condition.held,
+        "detail": condition.detail,
+        "parts": [condition_json(part) for part in condition.parts],
+    }

@@ -66,6 +66,34 @@ async def test_why_not_names_the_failing_condition(config: Path, tmp_path: Path)
     assert failing and "football" in failing[0].lower()
 
 
+async def test_why_not_on_a_query_explains_each_part_for_the_query(
+    config: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "rules.yaml").write_text(
+        RULES + "  - id: query\n    query: '\"peace treaty\" AND @armenia AND NOT football'\n"
+    )
+    text = "Peace treaty signed\nIn Yerevan, at last."
+    args = ("test-rule", "query", "--config", str(config), "--text", text, "--why-not", "query")
+    code, out, err = await monitor(*args, cwd=tmp_path)
+    assert code == 0, err
+    assert out.splitlines()[-4:] == [
+        '    ok   query: "peace treaty" AND @armenia AND NOT football holds',
+        '      ok   "peace treaty" found in title',
+        "      ok   @armenia found in content (Yerevan)",
+        "      ok   NOT football: football not found",
+    ]
+    code, out, err = await monitor(*args, "--json", cwd=tmp_path)
+    assert code == 0, err
+    [query] = json.loads(out)[0]["why_not"]["conditions"]
+    assert query["held"] and query["condition"] == "query"
+    assert [(part["condition"], part["held"]) for part in query["parts"]] == [
+        ('"peace treaty"', True),
+        ("@armenia", True),
+        ("NOT football", True),
+    ]
+    assert query["parts"][2]["detail"] == "NOT football: football not found"
+
+
 async def test_a_saved_feed_file_is_tested_article_by_article(config: Path, tmp_path: Path) -> None:
     feed = tmp_path / "saved.xml"
     feed.write_text(
