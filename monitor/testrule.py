@@ -21,14 +21,39 @@ class InputError(MonitorError):
     """The text, file or URL to test could not be read."""
 
 
+# The feed an article is taken to come from (`--feed`): its id and tags; (None, ()) for none.
+FeedContext = tuple[str | None, tuple[str, ...]]
+# The feed id the fetch and parse stages are given without `--feed`; their errors are
+# reworded so that it never shows.
+NO_FEED = "test-rule"
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One article to test, with the feed it is taken to come from."""
+    """One article to test, with the feed it is taken to come from (None: no feed)."""
 
     label: str
     text: ArticleText
-    feed_id: str
+    feed_id: str | None
     feed_tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Restricted:
+    """A rule with `feeds:` on an article from no feed (no `--feed`): skipped, or, when it is
+    named on the command line (RULE, `--why-not`), tested as if from one of its feeds."""
+
+    rule_id: str
+    feeds: tuple[str, ...]
+    tested: bool
+    matches: bool  # as if from one of its feeds
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"it watches only feeds {', '.join(self.feeds)}; "
+            "pass --feed ID to test it as from one of them"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,19 +61,24 @@ class Verdict:
     sample: Sample
     matches: tuple[RuleMatch, ...]
     explanation: Explanation | None  # with --why-not
+    restricted: tuple[Restricted, ...] = ()
+
+    @property
+    def skipped(self) -> tuple[Restricted, ...]:
+        return tuple(r for r in self.restricted if not r.tested)
 
 
-def samples_from_text(text: str, feed: tuple[str, tuple[str, ...]]) -> list[Sample]:
+def samples_from_text(text: str, feed: FeedContext) -> list[Sample]:
     article = ArticleText.from_text(text)
     return [Sample(article.title or "text", article, *feed)]
 
 
 def samples_from_body(
-    body: bytes, url: str, feed: tuple[str, tuple[str, ...]], *, content_type: str | None = None
+    body: bytes, url: str, feed: FeedContext, *, content_type: str | None = None
 ) -> list[Sample]:
     """A feed document's articles; a body that is no feed is taken as one plain-text article."""
     try:
-        parsed = parse_feed(body, feed_id=feed[0], url=url, content_type=content_type)
+        parsed = parse_feed(body, feed_id=feed[0] or NO_FEED, url=url, content_type=content_type)
     except FeedError:
         return samples_from_text(body.decode("utf-8", errors="replace"), feed)
     return [
@@ -57,7 +87,7 @@ def samples_from_body(
     ]
 
 
-def samples_from_file(path: Path, feed: tuple[str, tuple[str, ...]]) -> list[Sample]:
+def samples_from_file(path: Path, feed: FeedContext) -> list[Sample]:
     try:
         body = path.read_bytes()
     except OSError as exc:
@@ -65,17 +95,15 @@ def samples_from_file(path: Path, feed: tuple[str, tuple[str, ...]]) -> list[Sam
     return samples_from_body(body, path.resolve().as_uri(), feed)
 
 
-async def samples_from_url(
-    url: str, settings: Settings, feed: tuple[str, tuple[str, ...]]
-) -> list[Sample]:
+async def samples_from_url(url: str, settings: Settings, feed: FeedContext) -> list[Sample]:
     timeouts = Timeouts(settings.connect_timeout, settings.read_timeout, settings.fetch_timeout)
     limits = FetchLimits(max_body_bytes=settings.max_body_bytes)
     client = create_client(user_agent=settings.user_agent, timeouts=timeouts, limits=limits)
     try:
         fetcher = Fetcher(client, limits=limits, timeouts=timeouts)
-        result = await fetcher.fetch(feed_id=feed[0], url=url, validators=Validators())
+        result = await fetcher.fetch(feed_id=feed[0] or NO_FEED, url=url, validators=Validators())
     except FeedError as exc:
-        raise InputError(str(exc)) from None
+        raise _input_error(exc) from exc.__cause__
     finally:
         await client.aclose()
     assert result.body is not None  # no validators were sent: never a 304
@@ -84,11 +112,17 @@ async def samples_from_url(
     )
 
 
-def feed_context(config: MonitorConfig, feed_id: str | None) -> tuple[str, tuple[str, ...]]:
+def _input_error(exc: FeedError) -> InputError:
+    """A fetch or parse error named by its URL: the article comes from no feed of the
+    configuration, whatever `--feed` says."""
+    return InputError(f"{exc.url}: {exc.reason}")
+
+
+def feed_context(config: MonitorConfig, feed_id: str | None) -> FeedContext:
     """The feed id and tags the samples are taken to come from (`--feed`), for `feeds:`
-    restrictions; without one, a feed named "test" with no tags."""
+    restrictions; without one, no feed: rules with `feeds:` are skipped unless named."""
     if feed_id is None:
-        return "test", ()
+        return None, ()
     for feed in config.feeds:
         if feed.id == feed_id:
             return feed.id, feed.tags
@@ -98,20 +132,33 @@ def feed_context(config: MonitorConfig, feed_id: str | None) -> tuple[str, tuple
 def judge(
     matcher: Matcher, samples: Sequence[Sample], *, rule_id: str | None, why_not: str | None
 ) -> list[Verdict]:
-    for wanted in (rule_id, why_not):
-        if wanted is not None and wanted not in matcher.rule_ids:
+    named = {wanted for wanted in (rule_id, why_not) if wanted is not None}
+    for wanted in named:
+        if wanted not in matcher.rule_ids:
             raise InputError(f"no rule {wanted!r} in the configuration")
+    reported = (rule_id,) if rule_id is not None else matcher.rule_ids
+    restricted = {rule: feeds for rule in reported if (feeds := matcher.rule_feeds(rule))}
+    if why_not is not None and (feeds := matcher.rule_feeds(why_not)):
+        restricted.setdefault(why_not, feeds)
     verdicts = []
     for sample in samples:
         matches = matcher.match(sample.text, feed_id=sample.feed_id, feed_tags=sample.feed_tags)
-        if rule_id is not None:
-            matches = [m for m in matches if m.rule_id == rule_id]
+        matches = [m for m in matches if rule_id is None or m.rule_id == rule_id]
+        notes: tuple[Restricted, ...] = ()
+        if sample.feed_id is None:  # every rule was tested, `feeds:` unchecked
+            found = {m.rule_id for m in matches}
+            notes = tuple(
+                Restricted(rule, feeds, rule in named, rule in found)
+                for rule, feeds in restricted.items()
+            )
+            skipped = {note.rule_id for note in notes if not note.tested}
+            matches = [m for m in matches if m.rule_id not in skipped]
         explanation = None
         if why_not is not None:
             explanation = matcher.explain(
                 sample.text, why_not, feed_id=sample.feed_id, feed_tags=sample.feed_tags
             )
-        verdicts.append(Verdict(sample, tuple(matches), explanation))
+        verdicts.append(Verdict(sample, tuple(matches), explanation, notes))
     return verdicts
 
 
@@ -132,6 +179,18 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
                 ],
             }
             for match in verdict.matches
+        ],
+        "skipped": [
+            {
+                "rule": r.rule_id,
+                "feeds": list(r.feeds),
+                "reason": r.reason,
+                "would_match": r.matches,
+            }
+            for r in verdict.skipped
+        ],
+        "feeds_not_checked": [
+            {"rule": r.rule_id, "feeds": list(r.feeds)} for r in verdict.restricted if r.tested
         ],
     }
     if verdict.explanation is not None:
@@ -164,6 +223,35 @@ def verdict_lines(verdict: Verdict) -> list[str]:
             for depth, part in condition.tree()
         ]
     return lines
+
+
+def summary_lines(verdicts: Sequence[Verdict]) -> list[str]:
+    """What no article's lines say: the rules skipped for their `feeds:`, or tested as if from
+    one of their feeds, once for all the articles."""
+    if not verdicts:
+        return []
+    lines = []
+    for index, note in enumerate(verdicts[0].restricted):
+        hits = sum(verdict.restricted[index].matches for verdict in verdicts)
+        if note.tested:
+            lines.append(
+                f"note: {note.rule_id} watches only feeds {', '.join(note.feeds)}: tested as if"
+                " from one of them; pass --feed ID to test it as from a given feed"
+            )
+            continue
+        if hits:
+            lines.append(
+                f"skipped {note.rule_id}: {note.reason} ({_would_match(hits, len(verdicts))})"
+            )
+        else:
+            lines.append(f"skipped {note.rule_id}: {note.reason}")
+    return lines
+
+
+def _would_match(hits: int, articles: int) -> str:
+    if articles == 1:
+        return "it would match"
+    return f"it would match {hits} of the {articles} articles"
 
 
 def condition_json(condition: Condition) -> dict[str, Any]:

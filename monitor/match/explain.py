@@ -72,7 +72,7 @@ class Explanation:
 
 
 def explain_rule(
-    rule: CompiledRule, scan: ArticleScan, feed_id: str, feed_tags: tuple[str, ...]
+    rule: CompiledRule, scan: ArticleScan, feed_id: str | None, feed_tags: tuple[str, ...]
 ) -> Explanation:
     conditions = [*_feeds(rule, feed_id, feed_tags), *_keywords(rule, scan), *_actors(rule, scan)]
     conditions += _query(rule, scan)
@@ -92,10 +92,12 @@ def _fields(mask: int) -> str:
     return ", ".join(name for i, name in enumerate(FIELD_NAMES) if mask & (1 << i))
 
 
-def _feeds(rule: CompiledRule, feed_id: str, feed_tags: tuple[str, ...]) -> list[Condition]:
+def _feeds(rule: CompiledRule, feed_id: str | None, feed_tags: tuple[str, ...]) -> list[Condition]:
     if not rule.feeds:
         return []
     listed = f"[{', '.join(rule.feeds)}]"
+    if feed_id is None:
+        return [Condition("feeds", True, f"not checked without a feed: it watches only {listed}")]
     if rule.feed_allowed(feed_id, feed_tags):
         return [Condition("feeds", True, f"feed {feed_id} is in {listed}")]
     tags = f" (tags: {', '.join(feed_tags)})" if feed_tags else ""
