@@ -4,6 +4,7 @@ which rules match and why (terms, actors, fields, snippets, score), or why one d
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from monitor.errors import FeedError, MonitorError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Condition, Explanation, Matcher
 from monitor.models import RuleMatch, Validators
-from monitor.parse import parse_feed
+from monitor.parse import advertised_feeds, looks_like_html, parse_feed
+from monitor.redact import redact_url
 
 
 class InputError(MonitorError):
@@ -74,12 +76,24 @@ def samples_from_text(text: str, feed: FeedContext) -> list[Sample]:
 
 
 def samples_from_body(
-    body: bytes, url: str, feed: FeedContext, *, content_type: str | None = None
+    body: bytes,
+    url: str,
+    feed: FeedContext,
+    *,
+    name: str,
+    content_type: str | None = None,
+    text_ok: bool = False,
 ) -> list[Sample]:
-    """A feed document's articles; a body that is no feed is taken as one plain-text article."""
+    """A feed document's articles. A body that is no feed is an InputError, as `once` has it,
+    or with `text_ok` (a file) one plain-text article; an HTML page is an error either way,
+    which names the feeds the page advertises. `name`: the file or URL, for messages."""
     try:
         parsed = parse_feed(body, feed_id=feed[0] or NO_FEED, url=url, content_type=content_type)
-    except FeedError:
+    except FeedError as exc:
+        if looks_like_html(body, content_type):
+            raise InputError(_html_page(name, advertised_feeds(body, url))) from None
+        if not text_ok:
+            raise _input_error(exc) from exc.__cause__
         return samples_from_text(body.decode("utf-8", errors="replace"), feed)
     return [
         Sample(article.title or article.key, ArticleText.from_article(article), *feed)
@@ -92,7 +106,7 @@ def samples_from_file(path: Path, feed: FeedContext) -> list[Sample]:
         body = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
-    return samples_from_body(body, path.resolve().as_uri(), feed)
+    return samples_from_body(body, path.resolve().as_uri(), feed, name=str(path), text_ok=True)
 
 
 async def samples_from_url(url: str, settings: Settings, feed: FeedContext) -> list[Sample]:
@@ -108,8 +122,21 @@ async def samples_from_url(url: str, settings: Settings, feed: FeedContext) -> l
         await client.aclose()
     assert result.body is not None  # no validators were sent: never a 304
     return await asyncio.to_thread(
-        samples_from_body, result.body, result.url, feed, content_type=result.content_type
+        functools.partial(
+            samples_from_body,
+            result.body,
+            result.url,
+            feed,
+            name=redact_url(result.url),
+            content_type=result.content_type,
+        )
     )
+
+
+def _html_page(name: str, feeds: Sequence[str]) -> str:
+    if feeds:
+        return f"{name} is an HTML page, not a feed; it advertises: {', '.join(feeds)}"
+    return f"{name} is an HTML page, not a feed, and advertises none"
 
 
 def _input_error(exc: FeedError) -> InputError:
