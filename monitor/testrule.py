@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,13 +43,15 @@ class Sample:
 
 @dataclass(frozen=True, slots=True)
 class Restricted:
-    """A rule with `feeds:` on an article from no feed (no `--feed`): skipped, or, when it is
-    named on the command line (RULE, `--why-not`), tested as if from one of its feeds."""
+    """A rule with `feeds:` that the article's feed does not settle. From no feed (no
+    `--feed`), it is skipped or, when named on the command line (RULE, `--why-not`), tested as
+    if from one of its feeds; from a feed it does not watch, a named rule cannot match."""
 
     rule_id: str
     feeds: tuple[str, ...]
     tested: bool
     matches: bool  # as if from one of its feeds
+    feed_id: str | None = None  # the feed it does not watch
 
     @property
     def reason(self) -> str:
@@ -56,6 +59,18 @@ class Restricted:
             f"it watches only feeds {', '.join(self.feeds)}; "
             "pass --feed ID to test it as from one of them"
         )
+
+    @property
+    def summary(self) -> str:
+        watched = f"{self.rule_id} watches only feeds {', '.join(self.feeds)}"
+        if self.feed_id is not None:
+            return f"note: {watched}, not {self.feed_id}: it cannot match an article from it"
+        if self.tested:
+            return (
+                f"note: {watched}: tested as if from one of them;"
+                " pass --feed ID to test it as from a given feed"
+            )
+        return f"skipped {self.rule_id}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +83,15 @@ class Verdict:
     @property
     def skipped(self) -> tuple[Restricted, ...]:
         return tuple(r for r in self.restricted if not r.tested)
+
+    @property
+    def unchecked(self) -> tuple[Restricted, ...]:
+        """Named rules tested as if from one of their feeds."""
+        return tuple(r for r in self.restricted if r.tested and r.feed_id is None)
+
+    @property
+    def unwatched(self) -> tuple[Restricted, ...]:
+        return tuple(r for r in self.restricted if r.feed_id is not None)
 
 
 def samples_from_text(text: str, feed: FeedContext) -> list[Sample]:
@@ -171,7 +195,6 @@ def judge(
     for sample in samples:
         matches = matcher.match(sample.text, feed_id=sample.feed_id, feed_tags=sample.feed_tags)
         matches = [m for m in matches if rule_id is None or m.rule_id == rule_id]
-        notes: tuple[Restricted, ...] = ()
         if sample.feed_id is None:  # every rule was tested, `feeds:` unchecked
             found = {m.rule_id for m in matches}
             notes = tuple(
@@ -180,6 +203,8 @@ def judge(
             )
             skipped = {note.rule_id for note in notes if not note.tested}
             matches = [m for m in matches if m.rule_id not in skipped]
+        else:
+            notes = _unwatched(matcher, named, restricted, sample.feed_id, sample.feed_tags)
         explanation = None
         if why_not is not None:
             explanation = matcher.explain(
@@ -187,6 +212,21 @@ def judge(
             )
         verdicts.append(Verdict(sample, tuple(matches), explanation, notes))
     return verdicts
+
+
+def _unwatched(
+    matcher: Matcher,
+    named: set[str],
+    restricted: dict[str, tuple[str, ...]],
+    feed_id: str,
+    feed_tags: tuple[str, ...],
+) -> tuple[Restricted, ...]:
+    """The named rules whose `feeds:` leave out the article's feed."""
+    return tuple(
+        Restricted(rule, restricted[rule], True, False, feed_id)
+        for rule in sorted(named & restricted.keys())
+        if not matcher.watches(rule, feed_id=feed_id, feed_tags=feed_tags)
+    )
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
@@ -217,7 +257,11 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             for r in verdict.skipped
         ],
         "feeds_not_checked": [
-            {"rule": r.rule_id, "feeds": list(r.feeds)} for r in verdict.restricted if r.tested
+            {"rule": r.rule_id, "feeds": list(r.feeds)} for r in verdict.unchecked
+        ],
+        "not_watched": [
+            {"rule": r.rule_id, "feeds": list(r.feeds), "feed": r.feed_id}
+            for r in verdict.unwatched
         ],
     }
     if verdict.explanation is not None:
@@ -253,25 +297,16 @@ def verdict_lines(verdict: Verdict) -> list[str]:
 
 
 def summary_lines(verdicts: Sequence[Verdict]) -> list[str]:
-    """What no article's lines say: the rules skipped for their `feeds:`, or tested as if from
-    one of their feeds, once for all the articles."""
-    if not verdicts:
-        return []
+    """What no article's lines say, once for all the articles: the rules skipped for their
+    `feeds:`, tested as if from one of their feeds, or that cannot match the feed given."""
+    notes = {note.rule_id: note for verdict in verdicts for note in verdict.restricted}
+    hits = Counter(note.rule_id for v in verdicts for note in v.restricted if note.matches)
     lines = []
-    for index, note in enumerate(verdicts[0].restricted):
-        hits = sum(verdict.restricted[index].matches for verdict in verdicts)
-        if note.tested:
-            lines.append(
-                f"note: {note.rule_id} watches only feeds {', '.join(note.feeds)}: tested as if"
-                " from one of them; pass --feed ID to test it as from a given feed"
-            )
-            continue
-        if hits:
-            lines.append(
-                f"skipped {note.rule_id}: {note.reason} ({_would_match(hits, len(verdicts))})"
-            )
+    for rule, note in notes.items():
+        if not note.tested and hits[rule]:
+            lines.append(f"{note.summary} ({_would_match(hits[rule], len(verdicts))})")
         else:
-            lines.append(f"skipped {note.rule_id}: {note.reason}")
+            lines.append(note.summary)
     return lines
 
 

@@ -131,6 +131,26 @@ async def test_without_feed_the_rules_with_feeds_are_named_as_skipped(
     assert verdict["skipped"] == []
 
 
+async def test_a_skipped_rule_is_named_once_for_a_whole_feed(config: Path, tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES + WIRE_ONLY)
+    feed = tmp_path / "saved.xml"
+    feed.write_text(
+        '<rss version="2.0"><channel><title>t</title>'
+        "<item><guid>1</guid><title>Peace treaty signed</title></item>"
+        "<item><guid>2</guid><title>Weather</title></item></channel></rss>"
+    )
+    args = ("test-rule", "--config", str(config), "--file", str(feed))
+    code, out, err = await monitor(*args, cwd=tmp_path)
+    assert code == 0, err
+    skipped = [line for line in out.splitlines() if line.startswith("skipped")]
+    assert skipped == [
+        "skipped wire-peace: it watches only feeds wire, tag:wire;"
+        " pass --feed ID to test it as from one of them (it would match 1 of the 2 articles)"
+    ]
+    code, out, err = await monitor(*args, "--json", cwd=tmp_path)
+    assert [[s["would_match"] for s in v["skipped"]] for v in json.loads(out)] == [[True], [False]]
+
+
 async def test_a_rule_with_feeds_named_without_feed_is_tested_and_says_so(
     config: Path, tmp_path: Path
 ) -> None:
@@ -148,6 +168,32 @@ async def test_a_rule_with_feeds_named_without_feed_is_tested_and_says_so(
     [verdict] = json.loads(out)
     assert [m["rule"] for m in verdict["matches"]] == ["wire-peace"]
     assert verdict["feeds_not_checked"] == [{"rule": "wire-peace", "feeds": ["wire", "tag:wire"]}]
+
+
+async def test_a_rule_named_with_a_feed_it_does_not_watch_says_it_cannot_match(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "rules.yaml").write_text(RULES + WIRE_ONLY)
+    config = tmp_path / "monitor.yaml"
+    config.write_text(
+        "feeds:\n  - id: wire\n    url: https://example.org/feed.xml\n    tags: [wire]\n"
+        "  - id: blog\n    url: https://example.org/blog.xml\n"
+        "rules: [rules.yaml]\nnotifiers:\n  - id: console\n    type: console\n"
+    )
+    args = ("test-rule", "wire-peace", "--config", str(config), "--text", PEACE_TEXT)
+    code, out, err = await monitor(*args, "--feed", "blog", cwd=tmp_path)
+    assert code == 0, err
+    assert out.splitlines()[-2:] == [
+        "  no rule matches",
+        "note: wire-peace watches only feeds wire, tag:wire, not blog:"
+        " it cannot match an article from it",
+    ]
+    code, out, err = await monitor(*args, "--feed", "blog", "--json", cwd=tmp_path)
+    assert code == 0, err
+    [verdict] = json.loads(out)
+    assert verdict["not_watched"] == [
+        {"rule": "wire-peace", "feeds": ["wire", "tag:wire"], "feed": "blog"}
+    ]
 
 
 async def test_a_saved_feed_file_is_tested_article_by_article(config: Path, tmp_path: Path) -> None:

@@ -40,6 +40,13 @@ class Matcher:
             raise RuleError(f'unknown rule "{rule_id}"')
         return self._compiled.rules[index].feeds
 
+    def watches(self, rule_id: str, *, feed_id: str, feed_tags: Sequence[str] = ()) -> bool:
+        """Whether a rule's `feeds:` let it match articles of this feed."""
+        index = self._compiled.by_id.get(rule_id)
+        if index is None:
+            raise RuleError(f'unknown rule "{rule_id}"')
+        return self._compiled.rules[index].feed_allowed(feed_id, feed_tags)
+
     def __len__(self) -> int:
         return len(self._compiled.rules)
 
