@@ -318,6 +318,8 @@ def test_rule(
         return
     for verdict in verdicts:
         click.echo("\n".join(testrule.verdict_lines(verdict)))
+    for line in testrule.summary_lines(verdicts):
+        click.echo(line)
 
 
 @click.command("demo")

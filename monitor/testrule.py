@@ -4,6 +4,8 @@ which rules match and why (terms, actors, fields, snippets, score), or why one d
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,23 +14,63 @@ from typing import Any
 from monitor.config import MonitorConfig, Settings
 from monitor.errors import FeedError, MonitorError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
-from monitor.match import ArticleText, Explanation, Matcher
+from monitor.match import ArticleText, Condition, Explanation, Matcher
 from monitor.models import RuleMatch, Validators
-from monitor.parse import parse_feed
+from monitor.parse import advertised_feeds, looks_like_html, parse_feed
+from monitor.redact import redact_url
 
 
 class InputError(MonitorError):
     """The text, file or URL to test could not be read."""
 
 
+# The feed an article is taken to come from (`--feed`): its id and tags; (None, ()) for none.
+FeedContext = tuple[str | None, tuple[str, ...]]
+# The feed id the fetch and parse stages are given without `--feed`; their errors are
+# reworded so that it never shows.
+NO_FEED = "test-rule"
+
+
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One article to test, with the feed it is taken to come from."""
+    """One article to test, with the feed it is taken to come from (None: no feed)."""
 
     label: str
     text: ArticleText
-    feed_id: str
+    feed_id: str | None
     feed_tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Restricted:
+    """A rule with `feeds:` that the article's feed does not settle. From no feed (no
+    `--feed`), it is skipped or, when named on the command line (RULE, `--why-not`), tested as
+    if from one of its feeds; from a feed it does not watch, a named rule cannot match."""
+
+    rule_id: str
+    feeds: tuple[str, ...]
+    tested: bool
+    matches: bool  # as if from one of its feeds
+    feed_id: str | None = None  # the feed it does not watch
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"it watches only feeds {', '.join(self.feeds)}; "
+            "pass --feed ID to test it as from one of them"
+        )
+
+    @property
+    def summary(self) -> str:
+        watched = f"{self.rule_id} watches only feeds {', '.join(self.feeds)}"
+        if self.feed_id is not None:
+            return f"note: {watched}, not {self.feed_id}: it cannot match an article from it"
+        if self.tested:
+            return (
+                f"note: {watched}: tested as if from one of them;"
+                " pass --feed ID to test it as from a given feed"
+            )
+        return f"skipped {self.rule_id}: {self.reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +78,46 @@ class Verdict:
     sample: Sample
     matches: tuple[RuleMatch, ...]
     explanation: Explanation | None  # with --why-not
+    restricted: tuple[Restricted, ...] = ()
+
+    @property
+    def skipped(self) -> tuple[Restricted, ...]:
+        return tuple(r for r in self.restricted if not r.tested)
+
+    @property
+    def unchecked(self) -> tuple[Restricted, ...]:
+        """Named rules tested as if from one of their feeds."""
+        return tuple(r for r in self.restricted if r.tested and r.feed_id is None)
+
+    @property
+    def unwatched(self) -> tuple[Restricted, ...]:
+        return tuple(r for r in self.restricted if r.feed_id is not None)
 
 
-def samples_from_text(text: str, feed: tuple[str, tuple[str, ...]]) -> list[Sample]:
+def samples_from_text(text: str, feed: FeedContext) -> list[Sample]:
     article = ArticleText.from_text(text)
     return [Sample(article.title or "text", article, *feed)]
 
 
 def samples_from_body(
-    body: bytes, url: str, feed: tuple[str, tuple[str, ...]], *, content_type: str | None = None
+    body: bytes,
+    url: str,
+    feed: FeedContext,
+    *,
+    name: str,
+    content_type: str | None = None,
+    text_ok: bool = False,
 ) -> list[Sample]:
-    """A feed document's articles; a body that is no feed is taken as one plain-text article."""
+    """A feed document's articles. A body that is no feed is an InputError, as `once` has it,
+    or with `text_ok` (a file) one plain-text article; an HTML page is an error either way,
+    which names the feeds the page advertises. `name`: the file or URL, for messages."""
     try:
-        parsed = parse_feed(body, feed_id=feed[0], url=url, content_type=content_type)
-    except FeedError:
+        parsed = parse_feed(body, feed_id=feed[0] or NO_FEED, url=url, content_type=content_type)
+    except FeedError as exc:
+        if looks_like_html(body, content_type):
+            raise InputError(_html_page(name, advertised_feeds(body, url))) from None
+        if not text_ok:
+            raise _input_error(exc) from exc.__cause__
         return samples_from_text(body.decode("utf-8", errors="replace"), feed)
     return [
         Sample(article.title or article.key, ArticleText.from_article(article), *feed)
@@ -57,38 +125,55 @@ def samples_from_body(
     ]
 
 
-def samples_from_file(path: Path, feed: tuple[str, tuple[str, ...]]) -> list[Sample]:
+def samples_from_file(path: Path, feed: FeedContext) -> list[Sample]:
     try:
         body = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: {exc.strerror or exc}") from None
-    return samples_from_body(body, path.resolve().as_uri(), feed)
+    return samples_from_body(body, path.resolve().as_uri(), feed, name=str(path), text_ok=True)
 
 
-async def samples_from_url(
-    url: str, settings: Settings, feed: tuple[str, tuple[str, ...]]
-) -> list[Sample]:
+async def samples_from_url(url: str, settings: Settings, feed: FeedContext) -> list[Sample]:
     timeouts = Timeouts(settings.connect_timeout, settings.read_timeout, settings.fetch_timeout)
     limits = FetchLimits(max_body_bytes=settings.max_body_bytes)
     client = create_client(user_agent=settings.user_agent, timeouts=timeouts, limits=limits)
     try:
         fetcher = Fetcher(client, limits=limits, timeouts=timeouts)
-        result = await fetcher.fetch(feed_id=feed[0], url=url, validators=Validators())
+        result = await fetcher.fetch(feed_id=feed[0] or NO_FEED, url=url, validators=Validators())
     except FeedError as exc:
-        raise InputError(str(exc)) from None
+        raise _input_error(exc) from exc.__cause__
     finally:
         await client.aclose()
     assert result.body is not None  # no validators were sent: never a 304
     return await asyncio.to_thread(
-        samples_from_body, result.body, result.url, feed, content_type=result.content_type
+        functools.partial(
+            samples_from_body,
+            result.body,
+            result.url,
+            feed,
+            name=redact_url(result.url),
+            content_type=result.content_type,
+        )
     )
 
 
-def feed_context(config: MonitorConfig, feed_id: str | None) -> tuple[str, tuple[str, ...]]:
+def _html_page(name: str, feeds: Sequence[str]) -> str:
+    if feeds:
+        return f"{name} is an HTML page, not a feed; it advertises: {', '.join(feeds)}"
+    return f"{name} is an HTML page, not a feed, and advertises none"
+
+
+def _input_error(exc: FeedError) -> InputError:
+    """A fetch or parse error named by its URL: the article comes from no feed of the
+    configuration, whatever `--feed` says."""
+    return InputError(f"{exc.url}: {exc.reason}")
+
+
+def feed_context(config: MonitorConfig, feed_id: str | None) -> FeedContext:
     """The feed id and tags the samples are taken to come from (`--feed`), for `feeds:`
-    restrictions; without one, a feed named "test" with no tags."""
+    restrictions; without one, no feed: rules with `feeds:` are skipped unless named."""
     if feed_id is None:
-        return "test", ()
+        return None, ()
     for feed in config.feeds:
         if feed.id == feed_id:
             return feed.id, feed.tags
@@ -98,21 +183,50 @@ def feed_context(config: MonitorConfig, feed_id: str | None) -> tuple[str, tuple
 def judge(
     matcher: Matcher, samples: Sequence[Sample], *, rule_id: str | None, why_not: str | None
 ) -> list[Verdict]:
-    for wanted in (rule_id, why_not):
-        if wanted is not None and wanted not in matcher.rule_ids:
+    named = {wanted for wanted in (rule_id, why_not) if wanted is not None}
+    for wanted in named:
+        if wanted not in matcher.rule_ids:
             raise InputError(f"no rule {wanted!r} in the configuration")
+    reported = (rule_id,) if rule_id is not None else matcher.rule_ids
+    restricted = {rule: feeds for rule in reported if (feeds := matcher.rule_feeds(rule))}
+    if why_not is not None and (feeds := matcher.rule_feeds(why_not)):
+        restricted.setdefault(why_not, feeds)
     verdicts = []
     for sample in samples:
         matches = matcher.match(sample.text, feed_id=sample.feed_id, feed_tags=sample.feed_tags)
-        if rule_id is not None:
-            matches = [m for m in matches if m.rule_id == rule_id]
+        matches = [m for m in matches if rule_id is None or m.rule_id == rule_id]
+        if sample.feed_id is None:  # every rule was tested, `feeds:` unchecked
+            found = {m.rule_id for m in matches}
+            notes = tuple(
+                Restricted(rule, feeds, rule in named, rule in found)
+                for rule, feeds in restricted.items()
+            )
+            skipped = {note.rule_id for note in notes if not note.tested}
+            matches = [m for m in matches if m.rule_id not in skipped]
+        else:
+            notes = _unwatched(matcher, named, restricted, sample.feed_id, sample.feed_tags)
         explanation = None
         if why_not is not None:
             explanation = matcher.explain(
                 sample.text, why_not, feed_id=sample.feed_id, feed_tags=sample.feed_tags
             )
-        verdicts.append(Verdict(sample, tuple(matches), explanation))
+        verdicts.append(Verdict(sample, tuple(matches), explanation, notes))
     return verdicts
+
+
+def _unwatched(
+    matcher: Matcher,
+    named: set[str],
+    restricted: dict[str, tuple[str, ...]],
+    feed_id: str,
+    feed_tags: tuple[str, ...],
+) -> tuple[Restricted, ...]:
+    """The named rules whose `feeds:` leave out the article's feed."""
+    return tuple(
+        Restricted(rule, restricted[rule], True, False, feed_id)
+        for rule in sorted(named & restricted.keys())
+        if not matcher.watches(rule, feed_id=feed_id, feed_tags=feed_tags)
+    )
 
 
 def verdict_json(verdict: Verdict) -> dict[str, Any]:
@@ -133,15 +247,28 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             }
             for match in verdict.matches
         ],
+        "skipped": [
+            {
+                "rule": r.rule_id,
+                "feeds": list(r.feeds),
+                "reason": r.reason,
+                "would_match": r.matches,
+            }
+            for r in verdict.skipped
+        ],
+        "feeds_not_checked": [
+            {"rule": r.rule_id, "feeds": list(r.feeds)} for r in verdict.unchecked
+        ],
+        "not_watched": [
+            {"rule": r.rule_id, "feeds": list(r.feeds), "feed": r.feed_id}
+            for r in verdict.unwatched
+        ],
     }
     if verdict.explanation is not None:
         data["why_not"] = {
             "rule": verdict.explanation.rule_id,
             "matched": verdict.explanation.matched,
-            "conditions": [
-                {"condition": c.name, "held": c.held, "detail": c.detail}
-                for c in verdict.explanation.conditions
-            ],
+            "conditions": [condition_json(c) for c in verdict.explanation.conditions],
         }
     return data
 
@@ -162,6 +289,38 @@ def verdict_lines(verdict: Verdict) -> list[str]:
         outcome = "matches" if verdict.explanation.matched else "does not match"
         lines.append(f"  rule {verdict.explanation.rule_id} {outcome}:")
         lines += [
-            f"    {'ok  ' if c.held else 'FAIL'} {c.line}" for c in verdict.explanation.conditions
+            f"    {'  ' * depth}{'ok  ' if part.held else 'FAIL'} {part.line}"
+            for condition in verdict.explanation.conditions
+            for depth, part in condition.tree()
         ]
     return lines
+
+
+def summary_lines(verdicts: Sequence[Verdict]) -> list[str]:
+    """What no article's lines say, once for all the articles: the rules skipped for their
+    `feeds:`, tested as if from one of their feeds, or that cannot match the feed given."""
+    notes = {note.rule_id: note for verdict in verdicts for note in verdict.restricted}
+    hits = Counter(note.rule_id for v in verdicts for note in v.restricted if note.matches)
+    lines = []
+    for rule, note in notes.items():
+        if not note.tested and hits[rule]:
+            lines.append(f"{note.summary} ({_would_match(hits[rule], len(verdicts))})")
+        else:
+            lines.append(note.summary)
+    return lines
+
+
+def _would_match(hits: int, articles: int) -> str:
+    if articles == 1:
+        return "it would match"
+    return f"it would match {hits} of the {articles} articles"
+
+
+def condition_json(condition: Condition) -> dict[str, Any]:
+    """A condition and its parts (a query's sub-expressions, by their text), as a tree."""
+    return {
+        "condition": condition.name,
+        "held": condition.held,
+        "detail": condition.detail,
+        "parts": [condition_json(part) for part in condition.parts],
+    }

@@ -13,9 +13,11 @@ from monitor.match.compiled import (
     FIELD_NAMES,
     CompiledRule,
     QActor,
+    QAnd,
     QNear,
     QNode,
     QNot,
+    QOr,
     QTerm,
 )
 from monitor.match.evaluate import near_fields, query_holds, report, rule_score
@@ -27,16 +29,25 @@ __all__ = ["Condition", "Explanation", "explain_rule"]
 
 @dataclass(frozen=True, slots=True)
 class Condition:
-    """One condition of a rule on one article. `decisive` is False for the parts of a query."""
+    """One condition of a rule on one article. A query's sub-expressions are its `parts`, a
+    tree: each held or failed *for the query*, so under a NOT a part holds when its expression
+    does not (`NOT football` holds, and so does its "football not found")."""
 
-    name: str  # feeds, keywords.any, actors.all, query, min_score, ...
+    name: str  # feeds, keywords.any, actors.all, query, min_score; for a part, its expression
     held: bool
     detail: str
-    decisive: bool = True
+    parts: tuple[Condition, ...] = ()
+    is_part: bool = False
 
     @property
     def line(self) -> str:
-        return f"{self.name}: {self.detail}"
+        return self.detail if self.is_part else f"{self.name}: {self.detail}"
+
+    def tree(self, depth: int = 0) -> Iterator[tuple[int, Condition]]:
+        """This condition and its parts, depth first, each with its depth (0 for this one)."""
+        yield depth, self
+        for part in self.parts:
+            yield from part.tree(depth + 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,19 +59,24 @@ class Explanation:
 
     @property
     def lines(self) -> tuple[str, ...]:
-        return tuple(condition.line for condition in self.conditions)
+        """Every condition and part, a part indented two spaces deeper than its parent."""
+        return tuple(
+            "  " * depth + part.line
+            for condition in self.conditions
+            for depth, part in condition.tree()
+        )
 
     @property
     def failed(self) -> tuple[Condition, ...]:
-        return tuple(c for c in self.conditions if c.decisive and not c.held)
+        return tuple(c for c in self.conditions if not c.held)
 
 
 def explain_rule(
-    rule: CompiledRule, scan: ArticleScan, feed_id: str, feed_tags: tuple[str, ...]
+    rule: CompiledRule, scan: ArticleScan, feed_id: str | None, feed_tags: tuple[str, ...]
 ) -> Explanation:
     conditions = [*_feeds(rule, feed_id, feed_tags), *_keywords(rule, scan), *_actors(rule, scan)]
     conditions += _query(rule, scan)
-    holds = all(c.held for c in conditions if c.decisive)
+    holds = all(c.held for c in conditions)
     result = report(rule, scan, rule_score(rule, scan)) if holds else None
     if result is not None and rule.min_score is not None:
         enough = result.score >= rule.min_score
@@ -76,10 +92,12 @@ def _fields(mask: int) -> str:
     return ", ".join(name for i, name in enumerate(FIELD_NAMES) if mask & (1 << i))
 
 
-def _feeds(rule: CompiledRule, feed_id: str, feed_tags: tuple[str, ...]) -> list[Condition]:
+def _feeds(rule: CompiledRule, feed_id: str | None, feed_tags: tuple[str, ...]) -> list[Condition]:
     if not rule.feeds:
         return []
     listed = f"[{', '.join(rule.feeds)}]"
+    if feed_id is None:
+        return [Condition("feeds", True, f"not checked without a feed: it watches only {listed}")]
     if rule.feed_allowed(feed_id, feed_tags):
         return [Condition("feeds", True, f"feed {feed_id} is in {listed}")]
     tags = f" (tags: {', '.join(feed_tags)})" if feed_tags else ""
@@ -144,49 +162,81 @@ def _actors(rule: CompiledRule, scan: ArticleScan) -> list[Condition]:
 def _query(rule: CompiledRule, scan: ArticleScan) -> list[Condition]:
     if rule.query is None:
         return []
-    held = query_holds(rule.query, scan, rule.mask)
-    verdict = "holds" if held else "does not hold"
-    conditions = [Condition("query", held, f"{rule.query_text} {verdict}")]
-    seen: set[str] = set()
-    for node in _parts(rule.query):
-        condition = _part(node, rule, scan)
-        if condition.detail not in seen:
-            seen.add(condition.detail)
-            conditions.append(condition)
-    return conditions
+    top = _part(rule.query, _Context(rule, scan), wanted=True)
+    return [Condition("query", top.held, top.detail, top.parts)]
 
 
-def _parts(node: QNode) -> Iterator[QNode]:
-    """The terms, actors and NEAR expressions of a query, depth first."""
-    if isinstance(node, QTerm | QActor):
-        yield node
-        return
-    if isinstance(node, QNot):
-        yield from _parts(node.operand)
-        return
-    if isinstance(node, QNear):
-        yield from _parts(node.left)
-        yield from _parts(node.right)
-        yield node
-        return
-    for child in node.operands:
-        yield from _parts(child)
+@dataclass(frozen=True, slots=True)
+class _Context:
+    rule: CompiledRule
+    scan: ArticleScan
+
+    def holds(self, node: QNode) -> bool:
+        return query_holds(node, self.scan, self.rule.mask)
 
 
-def _part(node: QNode, rule: CompiledRule, scan: ArticleScan) -> Condition:
+def _part(node: QNode, context: _Context, *, wanted: bool) -> Condition:
+    """A query node as a part: held when its truth is `wanted` (False under a NOT)."""
+    rule, scan = context.rule, context.scan
     if isinstance(node, QTerm):
         mask = scan.term_mask(node.ref)
-        return Condition(
-            "query", bool(mask & rule.mask), _found(node.text, mask, rule.mask, "found"), False
-        )
+        detail = _found(node.text, mask, rule.mask, "found")
+        return _marked(node, bool(mask & rule.mask) == wanted, detail)
     if isinstance(node, QActor):
         _, mask, extra = _actor_item(rule, scan, node.actor)
-        detail = _found(f"@{node.id}", mask, rule.mask, "mentioned", extra)
-        return Condition("query", bool(mask & rule.mask), detail, False)
-    assert isinstance(node, QNear)
-    fields = near_fields(node, scan, rule.mask)
+        detail = _found(f"@{node.id}", mask, rule.mask, "found", extra)
+        return _marked(node, bool(mask & rule.mask) == wanted, detail)
+    if isinstance(node, QNot):  # "NOT football: football not found", the operand's parts below
+        inner = _part(node.operand, context, wanted=not wanted)
+        return _marked(node, inner.held, f"{_text(node)}: {inner.detail}", inner.parts)
+    holds = context.holds(node)
+    if isinstance(node, QNear):
+        return _marked(node, holds == wanted, _near(node, context), _sides(node, context, wanted))
+    return _marked(
+        node, holds == wanted, f"{_text(node)} {_holds(holds)}", _sides(node, context, wanted)
+    )
+
+
+def _sides(node: QAnd | QOr | QNear, context: _Context, wanted: bool) -> tuple[Condition, ...]:
+    """The parts shown under a group: an AND's or OR's operands, a NEAR's two sides."""
+    children = (node.left, node.right) if isinstance(node, QNear) else node.operands
+    return tuple(_part(child, context, wanted=wanted) for child in children)
+
+
+def _marked(node: QNode, held: bool, detail: str, parts: tuple[Condition, ...] = ()) -> Condition:
+    return Condition(_text(node), held, detail, parts, is_part=True)
+
+
+def _holds(holds: bool) -> str:
+    return "holds" if holds else "does not hold"
+
+
+def _near(node: QNear, context: _Context) -> str:
+    fields = near_fields(node, context.scan, context.rule.mask)
     if fields:
-        detail = f"{node.text} holds in {', '.join(FIELD_NAMES[f] for f in fields)}"
-    else:
-        detail = f"{node.text}: not within {node.distance} words of each other"
-    return Condition("query", bool(fields), detail, False)
+        return f"{node.text} holds in {', '.join(FIELD_NAMES[f] for f in fields)}"
+    if context.holds(node.left) and context.holds(node.right):
+        words = "word" if node.distance == 1 else "words"
+        return f"{node.text}: not within {node.distance} {words} of each other"
+    return f"{node.text} does not hold"
+
+
+_BINDING: dict[type, int] = {QOr: 1, QAnd: 2, QNear: 3, QNot: 4}
+
+
+def _text(node: QNode) -> str:
+    """A query node as written, parenthesised where precedence needs it (as `query.render`)."""
+    if isinstance(node, QTerm | QNear):
+        return node.text
+    if isinstance(node, QActor):
+        return f"@{node.id}"
+    if isinstance(node, QNot):
+        return f"NOT {_operand_text(node.operand, QNot)}"
+    joiner = " AND " if isinstance(node, QAnd) else " OR "
+    return joiner.join(_operand_text(child, type(node)) for child in node.operands)
+
+
+def _operand_text(node: QNode, parent: type) -> str:
+    binding = _BINDING.get(type(node))
+    text = _text(node)
+    return f"({text})" if binding is not None and binding <= _BINDING[parent] else text

@@ -32,6 +32,21 @@ class Matcher:
     def rule_ids(self) -> tuple[str, ...]:
         return tuple(rule.id for rule in self._compiled.rules)
 
+    def rule_feeds(self, rule_id: str) -> tuple[str, ...]:
+        """The `feeds:` of a rule as written (ids and `tag:NAME`); empty when it watches every
+        feed. Raises RuleError for a rule id the configuration does not have."""
+        index = self._compiled.by_id.get(rule_id)
+        if index is None:
+            raise RuleError(f'unknown rule "{rule_id}"')
+        return self._compiled.rules[index].feeds
+
+    def watches(self, rule_id: str, *, feed_id: str, feed_tags: Sequence[str] = ()) -> bool:
+        """Whether a rule's `feeds:` let it match articles of this feed."""
+        index = self._compiled.by_id.get(rule_id)
+        if index is None:
+            raise RuleError(f'unknown rule "{rule_id}"')
+        return self._compiled.rules[index].feed_allowed(feed_id, feed_tags)
+
     def __len__(self) -> int:
         return len(self._compiled.rules)
 
@@ -39,20 +54,23 @@ class Matcher:
         return f"<Matcher {len(self)} rules, {len(self._compiled.literals)} literals>"
 
     def match(
-        self, article: ArticleText, *, feed_id: str, feed_tags: Sequence[str] = ()
+        self, article: ArticleText, *, feed_id: str | None, feed_tags: Sequence[str] = ()
     ) -> list[RuleMatch]:
-        """The rules the article matches, in rule order, with what matched and the score."""
+        """The rules the article matches, in rule order, with what matched and the score.
+
+        `feed_id` None: an article from no feed in particular, whose rules' `feeds:` are not
+        checked (`test-rule` without `--feed`)."""
         scan, found = self._decide(article, feed_id, feed_tags)
         return [report(rule, scan, score) for rule, score in found]
 
     def matching(
-        self, article: ArticleText, *, feed_id: str, feed_tags: Sequence[str] = ()
+        self, article: ArticleText, *, feed_id: str | None, feed_tags: Sequence[str] = ()
     ) -> list[str]:
         """The ids of the rules `match` would return, without building snippets and mentions."""
         return [rule.id for rule, _ in self._decide(article, feed_id, feed_tags)[1]]
 
     def _decide(
-        self, article: ArticleText, feed_id: str, feed_tags: Sequence[str]
+        self, article: ArticleText, feed_id: str | None, feed_tags: Sequence[str]
     ) -> tuple[ArticleScan, list[tuple[CompiledRule, float]]]:
         scan = ArticleScan(self._compiled, article)
         rules = self._compiled.rules
@@ -60,7 +78,7 @@ class Matcher:
         found: list[tuple[CompiledRule, float]] = []
         for index in scan.candidates():
             rule = rules[index]
-            if rule.feeds and not rule.feed_allowed(feed_id, feed_tags):
+            if rule.feeds and feed_id is not None and not rule.feed_allowed(feed_id, feed_tags):
                 continue
             if rule.plain is not None and fast:
                 score = plain_score(rule, scan)
@@ -75,9 +93,15 @@ class Matcher:
         return scan, found
 
     def explain(
-        self, article: ArticleText, rule_id: str, *, feed_id: str, feed_tags: Sequence[str] = ()
+        self,
+        article: ArticleText,
+        rule_id: str,
+        *,
+        feed_id: str | None,
+        feed_tags: Sequence[str] = (),
     ) -> Explanation:
-        """Which conditions of one rule hold on the article and which fail, in words.
+        """Which conditions of one rule hold on the article and which fail, in words;
+        `feed_id` None leaves `feeds:` unchecked, as `match` does.
 
         Raises RuleError for a rule id the configuration does not have.
         """
