@@ -250,6 +250,7 @@ async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[Fee
 
 def _print_feed_table(summaries: list[FeedSummary]) -> None:
     from monitor.cli_common import print_table, table
+    from monitor.redact import redact_url
     from monitor.views import iso
 
     grid = table("id", "url", "last poll", "status", "errors", "articles", "next poll")
@@ -257,7 +258,7 @@ def _print_feed_table(summaries: list[FeedSummary]) -> None:
         feed = summary.feed
         grid.add_row(
             feed.id,
-            feed.url,
+            redact_url(feed.url),
             iso(feed.last_poll_at) or "-",
             feed.status.value,
             str(feed.error_count),
