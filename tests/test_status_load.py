@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.conftest import fresh_postgres_database
 from tests.daemon import Daemon
 from tests.feedserver import Document, FeedServer
 from tests.test_pipeline import rss
@@ -72,7 +73,12 @@ async def test_an_api_flood_leaves_polling_and_health_alone(
     write_config(tmp_path, urls)
     loop = asyncio.get_running_loop()
 
-    async with await Daemon.start(tmp_path) as daemon:
+    # PostgreSQL: polls share the daemon's connection pool there (on a SQLite file they have a
+    # writer thread of their own), which an unbounded API exhausted.
+    async with (
+        fresh_postgres_database() as database,
+        await Daemon.start(tmp_path, {"MONITOR_DATABASE_URL": database}) as daemon,
+    ):
         for i in range(FEEDS):
             await feed_server.wait_for_hits(f"/f{i}.xml", count=2)  # past the first, alerting poll
         await outbox_drained(daemon)  # the first polls' 120 alerts delivered: a steady state
