@@ -51,6 +51,9 @@ RUN ln -s "$(/opt/venv/bin/python -c \
         /usr/share/feed-monitor/rules \
  && test -f /usr/share/feed-monitor/rules/actors/countries.yaml
 
+# The status server listens on every interface of the container: /healthz, /readyz and /metrics
+# are open, /api/* answers 403 until MONITOR_STATUS_TOKEN is set (-e MONITOR_STATUS_TOKEN=...),
+# then needs "Authorization: Bearer <token>".
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

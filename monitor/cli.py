@@ -233,6 +233,7 @@ def _print_feed_table(summaries: list[FeedSummary]) -> None:
 
     from monitor.cli_common import print_table, printable, relative_time, table
     from monitor.pipeline import utc_now
+    from monitor.redact import redact_url
 
     now = utc_now()
     grid = table(
@@ -248,7 +249,7 @@ def _print_feed_table(summaries: list[FeedSummary]) -> None:
         error = " ".join(printable(feed.last_error or "-").split())
         grid.add_row(
             feed.id,
-            feed.url,
+            redact_url(feed.url),
             relative_time(feed.last_poll_at, now),
             feed.status.value,
             str(feed.error_count),

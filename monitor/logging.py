@@ -1,7 +1,8 @@
 """Log set-up: one line per event, as text for people or JSON for machines.
 
 Context goes in `extra=` with the same snake_case keys everywhere (`feed_id`, `feed_url`, ...);
-both formats print it. URLs are redacted by the code that logs them.
+both formats print it. URLs are redacted by the code that logs them, with `monitor.redact`
+(the rule `monitor feeds` and the status API use too).
 """
 
 from __future__ import annotations

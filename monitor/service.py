@@ -346,8 +346,14 @@ class Service:
 
         from monitor.status import StatusServer  # aiohttp.web: only `run` serves status
 
+        token = self.settings.status_token
         self.status = StatusServer(
-            address, store=self.store, metrics=self.metrics, checks=checks, clock=self._clock
+            address,
+            store=self.store,
+            metrics=self.metrics,
+            checks=checks,
+            clock=self._clock,
+            token=token.get_secret_value() if token is not None else None,
         )
         await self.status.start()
 

@@ -1,7 +1,7 @@
 """The JSON shapes of feeds and alerts, shared by the CLI (`--json`) and the status server's API
 (DESIGN.md: feeds `id`, `url`, `status`, `articles`, `errors`, `last_poll`, `next_poll`; alerts
 `id`, `rule`, `article_key`, `url`, `detected_at`, `deliveries` [`notifier`, `state`,
-`attempts`])."""
+`attempts`]). Feed URLs are shown redacted (`monitor.redact`), as in the logs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from monitor.models import Alert, DeliveryStatus, FeedSummary
+from monitor.redact import redact_url
 
 __all__ = ["alert_json", "feed_json", "iso"]
 
@@ -23,7 +24,7 @@ def feed_json(summary: FeedSummary) -> dict[str, Any]:
     feed = summary.feed
     return {
         "id": feed.id,
-        "url": feed.url,
+        "url": redact_url(feed.url),
         "status": feed.status.value,
         "articles": summary.articles,
         "errors": feed.error_count,

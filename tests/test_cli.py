@@ -84,6 +84,38 @@ async def test_once_then_feeds_json(tmp_path: Path, feed_server: FeedServer) -> 
     assert code == 0 and "a" in out and url in out
 
 
+SECRET_FEEDS = {
+    "basic": ("http://reader:PASSw0rd-1@127.0.0.1:9/a.xml", "PASSw0rd-1"),
+    "token": ("http://127.0.0.1:9/b.xml?token=tok-2x9&q=news", "tok-2x9"),
+    "apikey": ("http://127.0.0.1:9/c.xml?api_key=key-3y8", "key-3y8"),
+    "code": ("http://127.0.0.1:9/d.xml?code=c0de-4z7", "c0de-4z7"),
+    "path": ("http://127.0.0.1:9/f/AbCdEf0123456789GhIjKl/rss.xml", "AbCdEf0123456789GhIjKl"),
+}
+
+
+def write_secret_feeds(folder: Path) -> None:
+    lines = ["feeds:"]
+    for feed_id, (url, _) in SECRET_FEEDS.items():
+        lines += [f"  - id: {feed_id}", f"    url: '{url}'"]
+    lines += ["notifiers:", "  - id: console", "    type: console"]
+    (folder / "monitor.yaml").write_text("\n".join(lines) + "\n")
+
+
+async def test_feeds_and_feeds_json_show_no_url_secret(tmp_path: Path) -> None:
+    write_secret_feeds(tmp_path)
+    code, table_out, err = await monitor("feeds", cwd=tmp_path)
+    assert code == 0, err
+    code, json_out, err = await monitor("feeds", "--json", cwd=tmp_path)
+    assert code == 0, err
+
+    rows = {row["id"]: row["url"] for row in json.loads(json_out)}
+    assert rows["token"] == "http://127.0.0.1:9/b.xml?token=***&q=news"
+    assert rows["basic"] == "http://reader:***@127.0.0.1:9/a.xml"
+    for _, secret in SECRET_FEEDS.values():
+        assert secret not in table_out and secret not in json_out
+    assert "127.0.0.1:9/b.xml?token=***&q=news" in table_out
+
+
 async def test_run_stops_cleanly_on_sigterm(tmp_path: Path, feed_server: FeedServer) -> None:
     url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
     (tmp_path / "monitor.yaml").write_text(

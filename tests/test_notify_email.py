@@ -229,11 +229,13 @@ def test_markup_is_escaped_in_html_and_kept_in_text() -> None:
     assert 'a <img src=x onerror="steal()"> in the snippet' in text
 
 
-def test_only_http_links_become_links() -> None:
-    message = build_message(make_alert(url="javascript:alert(1)"), OPTIONS, smtp_settings())
+@pytest.mark.parametrize("unsafe", ["javascript:alert(1)", "data:text/html,x"], ids=["js", "data"])
+def test_only_http_links_become_links(unsafe: str) -> None:
+    message = build_message(make_alert(url=unsafe), OPTIONS, smtp_settings())
     html = text_of(message, "html")
     assert "href" not in html
     assert "Armenia and Azerbaijan sign peace treaty" in html
+    assert unsafe not in text_of(message, "plain")
 
 
 @pytest.mark.parametrize(

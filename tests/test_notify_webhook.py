@@ -415,6 +415,37 @@ TEMPLATE = """{%- if kind == "alert" -%}
 {%- endif %}"""
 
 
+UNSAFE_LINKS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:text/html,<b>x</b>",
+    " javascript:x",
+]
+
+
+@pytest.mark.parametrize("fmt", ["slack", "discord", "teams"])
+@pytest.mark.parametrize("unsafe", UNSAFE_LINKS, ids=["javascript", "upper", "data", "space"])
+def test_chat_formats_drop_links_that_are_not_http(fmt: WebhookFormat, unsafe: str) -> None:
+    untitled = make_alert(title="", url=unsafe)
+    digest = Digest(
+        delivery_id="dlv-digest",
+        created_at=DETECTED,
+        alerts=(make_alert(url=unsafe), make_alert(alert_id="a2", url="https://example.org/2")),
+        omitted=0,
+    )
+    notice = replace(make_notice(), feed=FeedInfo(id="tass", title=None, url=unsafe))
+    for message in (make_alert(url=unsafe), untitled, digest, notice):
+        strings = list(all_strings(body_of(message, fmt)))
+        assert not any(unsafe.strip()[:5].lower() in s.lower() for s in strings), (fmt, strings)
+    # the safe link of the same digest is still a link
+    assert any("https://example.org/2" in s for s in all_strings(body_of(digest, fmt)))
+
+
+def test_the_json_payload_keeps_an_unsafe_url_as_data() -> None:
+    payload = body_of(make_alert(url="javascript:alert(1)"), "json")
+    assert payload["article"]["url"] == "javascript:alert(1)"
+
+
 def template_options(path: Path) -> WebhookOptions:
     return WebhookOptions(
         url="http://x", format="template", template=path, content_type="application/x-ndjson"

@@ -38,7 +38,7 @@ _DATABASE_SCHEMES = {
     "postgresql+asyncpg": "postgresql+asyncpg",
 }
 # Values never echoed back in an error message.
-_SECRET_FIELDS = frozenset({"smtp_password", "database_url"})
+_SECRET_FIELDS = frozenset({"smtp_password", "database_url", "status_token"})
 
 
 def parse_duration(text: str) -> timedelta:
@@ -133,6 +133,7 @@ class Settings(BaseSettings):
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
     smtp_from: str | None = None
     status_addr: str | None = None
+    status_token: SecretStr | None = None  # required by /api/* (Bearer); off loopback, or 403
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     user_agent: str = (

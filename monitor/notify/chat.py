@@ -3,7 +3,7 @@ ellipsis, lines that fit a service's limit."""
 
 from __future__ import annotations
 
-from monitor.notify.messages import AlertMessage
+from monitor.notify.messages import AlertMessage, link_url
 
 __all__ = [
     "ELLIPSIS",
@@ -52,7 +52,7 @@ def fit_lines(lines: list[str], limit: int) -> str:
 
 
 def title_of(alert: AlertMessage) -> str:
-    return one_line(alert.article.title) or alert.article.url or alert.article.key
+    return one_line(alert.article.title) or link_url(alert.article.url) or alert.article.key
 
 
 def terms_of(alert: AlertMessage) -> str:

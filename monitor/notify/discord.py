@@ -23,6 +23,7 @@ from monitor.notify.messages import (
     OpsNotice,
     Outgoing,
     iso_utc,
+    link_url,
 )
 
 __all__ = ["DISCORD_EMBEDS_CHARS", "discord_escape", "discord_payload"]
@@ -117,8 +118,8 @@ def _discord_alert_embed(alert: AlertMessage, budget: _EmbedBudget) -> dict[str,
         "timestamp": iso_utc(article.published or alert.detected_at),
         "footer": {"text": truncate(f"alert {alert.alert_id}", DISCORD_FOOTER_CHARS)},
     }
-    if article.url:
-        extra["url"] = article.url
+    if url := link_url(article.url):
+        extra["url"] = url
     summary = discord_escape(truncate(article.summary.strip(), 1500))
     embed = _discord_embed(budget, discord_escape(title_of(alert)), summary, _BLUE, **extra)
     rule = discord_escape(alert.rule_id)
@@ -148,8 +149,8 @@ def _discord_alert_embed(alert: AlertMessage, budget: _EmbedBudget) -> dict[str,
 
 def _discord_digest_field(alert: AlertMessage) -> dict[str, Any]:
     value = f"score {alert.score:g}"
-    if alert.article.url:
-        value = f"[open]({markdown_url(alert.article.url)}) · {value}"
+    if url := link_url(alert.article.url):
+        value = f"[open]({markdown_url(url)}) · {value}"
     if alert.match.keywords:
         value += " · " + discord_escape(truncate(terms_of(alert), 200))
     return _discord_field(discord_escape(truncate(title_of(alert), 200)), value)
@@ -189,7 +190,7 @@ def _discord_notice_embed(notice: OpsNotice) -> dict[str, Any]:
     fields = [
         _discord_field("Feed", discord_escape(notice.feed.title or notice.feed.id), inline=True),
         _discord_field("Failures", str(notice.failures), inline=True),
-        _discord_field("URL", notice.feed.url),
+        _discord_field("URL", link_url(notice.feed.url) or "-"),
     ]
     if notice.since:
         fields.append(_discord_field("Failing since", iso_utc(notice.since) or "", inline=True))

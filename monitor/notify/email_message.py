@@ -13,14 +13,20 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import jinja2
 import jinja2.meta
 from jinja2.sandbox import SandboxedEnvironment
 
 from monitor.notify.base import EmailOptions
-from monitor.notify.messages import AlertMessage, Digest, NoticeKind, Outgoing, iso_utc
+from monitor.notify.messages import (
+    AlertMessage,
+    Digest,
+    NoticeKind,
+    Outgoing,
+    iso_utc,
+    link_url,
+)
 
 if TYPE_CHECKING:
     from monitor.notify.email import SmtpSettings
@@ -45,7 +51,6 @@ SUBJECT_NAMES = frozenset({"rule_id", "title", "score", "kind", "count", "feed_i
 # RFC 5322 §3.6.4: the left part of a msg-id is a dot-atom; anything else is replaced.
 _NOT_ATEXT = re.compile(r"[^A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]")
 _LINE_BREAKS = re.compile(r"[\r\n\v\f\x85\u2028\u2029]+")
-_LINK_SCHEMES = frozenset({"http", "https"})
 
 
 def build_message(message: Outgoing, options: EmailOptions, smtp: SmtpSettings) -> EmailMessage:
@@ -209,17 +214,6 @@ def _plural(count: int, word: str) -> str:
     return word if count == 1 else f"{word}s"
 
 
-def _safe_href(url: str | None) -> str | None:
-    """Only http(s) links: a `javascript:` URL stays text even though it is escaped."""
-    if not url:
-        return None
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError:
-        return None
-    return url if scheme in _LINK_SCHEMES else None
-
-
 def _format_score(score: float) -> str:
     return f"{score:g}"
 
@@ -234,7 +228,7 @@ def _environment(*, html: bool) -> jinja2.Environment:
         keep_trailing_newline=True,
         auto_reload=False,  # templates ship with the package: no stat() per render
     )
-    env.filters.update(iso=iso_utc, href=_safe_href, score=_format_score)
+    env.filters.update(iso=iso_utc, href=link_url, score=_format_score)
     return env
 
 

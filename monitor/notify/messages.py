@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.models import RuleMatch
 
@@ -23,7 +24,23 @@ __all__ = [
     "Outgoing",
     "alert_payload",
     "iso_utc",
+    "link_url",
 ]
+
+LINK_SCHEMES = frozenset({"http", "https"})
+
+
+def link_url(url: str | None) -> str | None:
+    """`url` if it may be a clickable link in a message (email, slack, discord, teams): an
+    http(s) URL with a host; else None, and the message shows no link. Article links are
+    attacker-controlled: a `javascript:` or `data:` link must not reach a click."""
+    if not url or any(ord(char) < 0x21 for char in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme.lower() in LINK_SCHEMES and parts.netloc else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from monitor.notify.messages import (
     OpsNotice,
     Outgoing,
     iso_utc,
+    link_url,
 )
 
 __all__ = ["SLACK_MAX_BLOCKS", "slack_escape", "slack_payload"]
@@ -36,7 +37,8 @@ def slack_escape(text: str) -> str:
 
 
 def _slack_link(url: str | None, label: str) -> str:
-    if not url:
+    url = link_url(url)
+    if url is None:
         return slack_escape(label)
     return f"<{slack_escape(url).replace('|', '%7C')}|{slack_escape(label)}>"
 

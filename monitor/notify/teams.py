@@ -20,6 +20,7 @@ from monitor.notify.messages import (
     OpsNotice,
     Outgoing,
     iso_utc,
+    link_url,
 )
 
 __all__ = ["TEAMS_DIGEST_ALERTS", "teams_escape", "teams_payload"]
@@ -48,10 +49,8 @@ def teams_payload(message: Outgoing) -> dict[str, Any]:
     actions: list[dict[str, Any]] = []
     if isinstance(message, AlertMessage):
         body = _teams_alert_body(message)
-        if message.article.url:
-            actions.append(
-                {"type": "Action.OpenUrl", "title": "Open article", "url": message.article.url}
-            )
+        if url := link_url(message.article.url):
+            actions.append({"type": "Action.OpenUrl", "title": "Open article", "url": url})
     elif isinstance(message, Digest):
         body = _teams_digest_body(message)
     else:
@@ -112,7 +111,8 @@ def _teams_digest_body(digest: Digest) -> list[dict[str, Any]]:
 
 def _teams_digest_line(alert: AlertMessage) -> str:
     title = teams_escape(truncate(title_of(alert), 200))
-    line = f"[{title}]({markdown_url(alert.article.url)})" if alert.article.url else title
+    url = link_url(alert.article.url)
+    line = f"[{title}]({markdown_url(url)})" if url else title
     return f"- {line} · score {alert.score:g}"
 
 
@@ -129,7 +129,7 @@ def _teams_notice_body(notice: OpsNotice) -> list[dict[str, Any]]:
         _fact_set(
             [
                 ("Feed", teams_escape(notice.feed.title or notice.feed.id)),
-                ("URL", notice.feed.url),
+                ("URL", link_url(notice.feed.url) or ""),
                 ("Failures", str(notice.failures)),
                 ("Since", iso_utc(notice.since) or ""),
                 ("Error", teams_escape(truncate(one_line(notice.error or ""), 1000))),

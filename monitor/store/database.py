@@ -58,6 +58,7 @@ _ASYNC_DRIVERS = {
 _SQLITE_MINIMUM = (3, 35)  # UPDATE ... FROM (3.33) and RETURNING (3.35)
 _POSTGRES_CONNECT_TIMEOUT = 10.0
 POSTGRES_POOL_SIZE = 15  # connections per process: replicas x 15 must fit max_connections
+READER_POOL_TIMEOUT = 10.0  # seconds a reader with its own small pool waits for a connection
 
 
 class MigrationError(Exception):
@@ -115,7 +116,9 @@ def safe_url(url: URL) -> str:
     return rendered if url.get_backend_name() == "sqlite" else redact_url(rendered)
 
 
-def create_engine(url: URL) -> AsyncEngine:
+def create_engine(url: URL, *, connections: int | None = None) -> AsyncEngine:
+    """The store's engine; with `connections`, a pool of at most that many, waited for at most
+    `READER_POOL_TIMEOUT` seconds (a reader's own budget, e.g. the status server's API)."""
     if url.get_backend_name() == "sqlite" and sqlite3.sqlite_version_info < _SQLITE_MINIMUM:
         raise StoreError(
             f"SQLite {sqlite3.sqlite_version} is too old: the store needs "
@@ -130,6 +133,8 @@ def create_engine(url: URL) -> AsyncEngine:
         # default pool (5 kept, 10 more closed after use) reconnected ~30 times a second and
         # doubled PostgreSQL's CPU per poll (tests/benchmarks/replicas.py).
         pool = {"pool_size": POSTGRES_POOL_SIZE, "max_overflow": 0}
+    if connections is not None and not is_memory(url):
+        pool = {"pool_size": connections, "max_overflow": 0, "pool_timeout": READER_POOL_TIMEOUT}
     # hide_parameters: bound values (article text, feed URLs with tokens) stay out of errors.
     engine = create_async_engine(url, hide_parameters=True, connect_args=connect_args, **pool)
     if engine.dialect.name == "sqlite":

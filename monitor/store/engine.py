@@ -91,6 +91,7 @@ class Store:
     def __init__(self, engine: AsyncEngine, url: URL, writer: SqliteWriter | None = None) -> None:
         self._engine = engine
         self._writer = writer
+        self._url = url
         self._secret = url.password
         self.safe_url = safe_url(url)
         self._closed = False
@@ -109,6 +110,17 @@ class Store:
     def engine(self) -> AsyncEngine:
         """The SQLAlchemy engine (for the store's own modules and tests)."""
         return self._engine
+
+    def reader(self, connections: int) -> Store:
+        """Another `Store` on the same database, for reads only, with its own pool of at most
+        `connections`: a reader that is flooded (the status server's API) waits for its own
+        connections and never takes the polling and delivery ones. Close it on its own, unless
+        it is this store: an in-memory SQLite database is one shared connection, so its reader
+        is the store itself."""
+        if is_memory(self._url):
+            return self
+        with translate_errors(f"cannot open database {self.safe_url}", self._secret, Exception):
+            return Store(create_engine(self._url, connections=connections), self._url)
 
     @property
     def poll_engine(self) -> sa.Engine:
