@@ -40,6 +40,8 @@ PLAIN_ABSOLUTE_URL = re.compile(
     r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[^\x00-\x20\x7f?#;]*)?"
     r"(?:\?[^\x00-\x20\x7f#]+)?(?:#[^\x00-\x20\x7f]+)?"
 )
+# Changed when the parser reads some bodies differently (2: entity bombs refused, fields capped).
+PARSER_REVISION = b"parse-2"
 # A guid longer than this is stored as its hash: keys are indexed, and PostgreSQL refuses
 # B-tree entries over ~2.7 kB.
 MAX_KEY_LENGTH = 512
@@ -74,8 +76,11 @@ SPACES = re.compile(r"\s{2,}|[^\S ]")  # what is not already a single space
 
 
 def body_hash(body: bytes) -> str:
-    """A stable hash of a response body, to skip parsing a body seen last time."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    """A stable hash of a response body, to skip parsing a body seen last time.
+
+    Salted with `PARSER_REVISION`, so that a body an earlier parser read differently (one it
+    took for a feed, as it took entity bombs) is parsed again rather than found unchanged."""
+    return hashlib.blake2b(body, digest_size=16, person=PARSER_REVISION).hexdigest()
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
