@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOGGED_TEXT_LENGTH = 200  # characters of an article's title a log line shows
 HEARTBEAT = timedelta(seconds=10)  # how often a running replica says it is alive
 # Bodies parsed in a thread before the parser's process pool starts: a `once` in which only a
 # few feeds changed starts no process (see FeedParser's `inline_jobs`).
@@ -403,9 +404,14 @@ class Service:
             log.info(
                 "alert: %s: %s",
                 alert.rule_id,
-                alert.title,
+                _excerpt(alert.title),
                 extra={"rule_id": alert.rule_id, "feed_id": alert.feed_id, "alert_id": alert.id},
             )
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+def _excerpt(text: str) -> str:
+    """A short excerpt of article text for a log line: the text is a stranger's, of any size."""
+    return text if len(text) <= LOGGED_TEXT_LENGTH else text[: LOGGED_TEXT_LENGTH - 1] + "…"

@@ -4,10 +4,13 @@ pool, the store on SQLite and PostgreSQL. A refused document is a failed feed, e
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from pathlib import Path
 
-from monitor.models import FeedStatus, PollStatus
+import pytest
+
+from monitor.models import ARTICLE_CAPS, FeedStatus, PollStatus
 from tests.conftest import DATA
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import monitor
@@ -89,3 +92,31 @@ async def test_once_and_feeds_name_the_refused_feed_every_time(
         [row] = json.loads(out)
         assert (row["status"], row["errors"]) == ("error", attempt)
         assert "refused: the document declares entities that expand" in row["last_error"]
+
+
+async def test_a_nine_megabyte_title_is_stored_capped_and_never_logged_whole(
+    feed_server: FeedServer,
+    harness_factory: MakeHarness,
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+) -> None:
+    title = "Huge " + "word " * 1_900_000  # 9.5 MB
+    body = rss(("big", title, "text"), ("small", "Small item", "x"))
+    assert len(body) > 9_000_000
+    url = feed_server.serve("/big.xml", Document.of(body))
+    (tmp_path / "rules.yaml").write_text("rules:\n  - id: huge\n    keywords: {any: [huge]}\n")
+    # (the harness writes `extra` under each feed: this ends the feed list with a rules entry)
+    h: Harness = await harness_factory({"big": url}, extra="backfill: 2\nrules: [rules.yaml]")
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="monitor")
+    tally = await h.service.poll_all()
+    assert tally.failures == [] and tally.recorded == 2 and tally.alerts == 1
+    stored = sorted(a.title for a in await h.service.store.articles_for_feed("big"))
+    capped, small = stored
+    assert len(capped) == ARTICLE_CAPS.title and capped.endswith("…")
+    assert capped.startswith("Huge word word")
+    assert small == "Small item"
+    [alert_line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("alert:")]
+    assert alert_line.startswith("alert: huge: Huge word word") and len(alert_line) < 300
+    longest = max(len(record.getMessage()) for record in caplog.records)
+    assert longest <= 2_000

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from monitor.models import Article
+from monitor.parse.caps import CAPS, capped_markup, capped_names, capped_text, capped_url
 
 # Query parameters that only track the click; dropping them lets one story, linked from several
 # places, get one canonical URL. Compared case-insensitively.
@@ -338,7 +339,19 @@ def build_article(
     updated: datetime | None = None,
     language: str | None = None,
 ) -> Article:
-    """An Article from one format's fields: derives the canonical URL, the key and the hash."""
+    """An Article from one format's fields, capped (`caps.py`): derives the canonical URL, the
+    key and the hash."""
+    title = capped_text(title, CAPS.title)
+    summary, summary_text = (
+        capped_markup(summary, CAPS.summary),
+        capped_text(summary_text, CAPS.summary, CAPS.markup_mark),
+    )
+    content, content_text = (
+        capped_markup(content, CAPS.content),
+        capped_text(content_text, CAPS.content, CAPS.markup_mark),
+    )
+    authors, tags = capped_names(authors, CAPS.author), capped_names(tags, CAPS.tag)
+    link = capped_url(link)
     url = canonical_url(link, base=feed_url) if link else None
     return Article(
         feed_id=feed_id,

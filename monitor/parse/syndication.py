@@ -18,6 +18,7 @@ import feedparser
 
 from monitor.errors import ParseError
 from monitor.models import Article, ParsedFeed
+from monitor.parse.caps import CAPS, capped_text, capped_url
 from monitor.parse.entities import ascii_compatible, refuse_entity_expansion
 from monitor.parse.normalize import (
     build_article,
@@ -96,8 +97,8 @@ def parsed_feed(
     feed: Node = _get(result, "feed") or {}
     return ParsedFeed(
         format=version or "unknown",
-        title=_text(feed, "title", "title_detail"),
-        link=_get(feed, "link") or None,
+        title=capped_text(_text(feed, "title", "title_detail"), CAPS.title),
+        link=capped_url(_get(feed, "link") or None),
         language=_language(feed),
         articles=articles,
         ttl_seconds=_ttl_seconds(_get(feed, "ttl")),
