@@ -186,7 +186,11 @@ class Service:
         )
         client = create_client(user_agent=settings.user_agent, timeouts=timeouts, limits=limits)
         self._stack.push_async_callback(client.aclose)
-        parser = FeedParser(use_processes=self._parse_in_processes, inline_jobs=INLINE_PARSES)
+        parser = FeedParser(
+            use_processes=self._parse_in_processes,
+            inline_jobs=INLINE_PARSES,
+            memory_limit=settings.parse_memory_limit or None,
+        )
         self._stack.push_async_callback(parser.aclose)
         poller = self._poller = Poller(
             self._store,

@@ -39,13 +39,14 @@ def parse_feed(
     if is_json_feed(body, content_type):
         return parse_json_feed(body, feed_id=feed_id, url=url)
     # Before any parser: feedparser's loose fallback expands declared entities unbounded. This
-    # check, linear and allocating nothing in proportion to the expansion, is also what keeps
-    # the thread that parses the first small bodies in the daemon's own process (`offload.py`,
-    # where no memory limit applies) safe: bodies of at most 128 KiB, whose entities now expand
-    # at most 1 MiB, and whose other constructs cost memory in proportion to their size.
+    # check, linear and allocating nothing in proportion to the expansion, is also part of what
+    # keeps the thread that parses the first small bodies in the daemon's own process, where no
+    # memory limit holds, safe (`offload._inline_safe`).
     refuse_entity_expansion(body, feed_id=feed_id, url=url)
     try:
         fast = parse_with_memo(body, feed_id=feed_id, url=url, content_type=content_type, memo=memo)
+    except MemoryError:  # the worker's memory limit: feedparser would need more
+        raise
     except Exception:  # a fast-path bug on odd input must not lose a feed that feedparser reads
         fast = None
     if fast is not None:

@@ -66,6 +66,8 @@ def parse_syndication(
             resolve_relative_uris=True,
             sanitize_html=True,
         )
+    except MemoryError:  # the worker's memory limit (`offload.py`), not a feedparser bug
+        raise
     except Exception as exc:  # a feedparser bug on hostile input; never fatal to the caller
         raise ParseError("feedparser failed", feed_id=feed_id, url=url) from exc
     version: str = _get(result, "version") or ""
