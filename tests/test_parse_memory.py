@@ -103,3 +103,12 @@ async def test_without_a_limit_the_same_document_grows_past_it() -> None:
 def test_the_limit_is_a_setting() -> None:
     assert load_settings().parse_memory_limit == DEFAULT_MEMORY_LIMIT == 256 * 1024 * 1024
     assert load_settings(parse_memory_limit=0).parse_memory_limit == 0
+
+
+async def test_only_bodies_that_cannot_grow_are_parsed_in_the_daemons_thread() -> None:
+    grows = relative_links_under_a_long_base(1_000)  # small, but with an xml:base
+    async with FeedParser(1, inline_jobs=4) as parser:
+        await parser.parse(small_feed("inline"), feed_id="inline", url=FEED_URL)
+        assert worker_processes() == []  # parsed in the thread
+        await parser.parse(grows, feed_id="links", url=FEED_URL)
+        assert len(worker_processes()) == 1  # in a limited worker
