@@ -67,9 +67,10 @@ def refuse_entity_expansion(body: bytes, *, feed_id: str, url: str) -> None:
             url=url,
         )
     sizes = _expanded_sizes(declared)
-    expansion = _charged(document, len(head), sizes)
-    if expansion > max(MAX_ENTITY_EXPANSION, len(document)):
-        fold = "endlessly" if expansion == ENDLESS else f"{expansion / len(document):,.0f}-fold"
+    bound = max(MAX_ENTITY_EXPANSION, len(document))
+    expansion, scanned = _charged(document, len(head), sizes, bound)
+    if expansion > bound:
+        fold = "endlessly" if expansion == ENDLESS else f"{expansion / scanned:,.0f}-fold"
         raise ParseError(
             f"refused: the document declares entities that expand {fold}",
             feed_id=feed_id,
@@ -111,12 +112,17 @@ def _expanded_sizes(declared: dict[bytes, bytes]) -> dict[bytes, float]:
     return sizes
 
 
-def _charged(document: bytes, start: int, sizes: dict[bytes, float]) -> float:
+def _charged(
+    document: bytes, start: int, sizes: dict[bytes, float], bound: int
+) -> tuple[float, int]:
     """What the references after `start` may expand to: each `&` costs the largest declared
     entity whose name a reader may read there (the whole run of name characters, or a prefix
-    of it that a character other than a letter or digit ends, as sgmllib's names end)."""
+    of it that a character other than a letter or digit ends, as sgmllib's names end); the
+    count stops once past `bound`. With the number of bytes read to get there: the N-fold of
+    the error is the expansion of those bytes."""
     lengths = sorted({len(name) for name in sizes})
     total: float = 0
+    end = len(document)
     for found in REFERENCE_START.finditer(document, start):
         run = found.group(1)
         charge: float = 0
@@ -126,6 +132,7 @@ def _charged(document: bytes, start: int, sizes: dict[bytes, float]) -> float:
             if length == len(run) or not run[length : length + 1].isalnum():
                 charge = max(charge, sizes.get(run[:length], 0))
         total += charge
-        if total == ENDLESS:
+        if total > bound:
+            end = found.end()
             break
-    return total
+    return total, max(1, end - start)
