@@ -33,6 +33,27 @@ class Article:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleCaps:
+    """The longest field the parse stage passes on (README: "Article size caps"): longer ones
+    are cut, ending in `text_mark` (title, author, tag) or `markup_mark` (summary, content),
+    so that one item cannot fill the store, a log line or a message. A longer URL is dropped,
+    as a cut one would lead elsewhere. Lengths are in characters, marks included."""
+
+    title: int = 1_000
+    summary: int = 20_000  # and its text, for matching
+    content: int = 200_000  # likewise
+    author: int = 500
+    tag: int = 200
+    names: int = 100  # authors, and tags, an article keeps
+    url: int = 4_096
+    text_mark: str = "…"
+    markup_mark: str = " [truncated]"
+
+
+ARTICLE_CAPS = ArticleCaps()
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedFeed:
     """A parsed feed document."""
 

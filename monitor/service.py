@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+LOGGED_TEXT_LENGTH = 200  # characters of an article's title a log line shows
 HEARTBEAT = timedelta(seconds=10)  # how often a running replica says it is alive
 STALE_AFTER = 3 * HEARTBEAT  # a replica silent this long is not running
 # Bodies parsed in a thread before the parser's process pool starts: a `once` in which only a
@@ -204,7 +205,11 @@ class Service:
         )
         client = create_client(user_agent=settings.user_agent, timeouts=timeouts, limits=limits)
         self._stack.push_async_callback(client.aclose)
-        parser = FeedParser(use_processes=self._parse_in_processes, inline_jobs=INLINE_PARSES)
+        parser = FeedParser(
+            use_processes=self._parse_in_processes,
+            inline_jobs=INLINE_PARSES,
+            memory_limit=settings.parse_memory_limit or None,
+        )
         self._stack.push_async_callback(parser.aclose)
         unrecorded = UnrecordedPolls(clock=self._clock)
         poller = self._poller = Poller(
@@ -463,9 +468,14 @@ class Service:
             log.info(
                 "alert: %s: %s",
                 alert.rule_id,
-                alert.title,
+                _excerpt(alert.title),
                 extra={"rule_id": alert.rule_id, "feed_id": alert.feed_id, "alert_id": alert.id},
             )
 
     async def close(self) -> None:
         await self._stack.aclose()
+
+
+def _excerpt(text: str) -> str:
+    """A short excerpt of article text for a log line: the text is a stranger's, of any size."""
+    return text if len(text) <= LOGGED_TEXT_LENGTH else text[: LOGGED_TEXT_LENGTH - 1] + "…"

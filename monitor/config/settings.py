@@ -145,6 +145,8 @@ class Settings(BaseSettings):
     connect_timeout: float = Field(default=10.0, gt=0)
     read_timeout: float = Field(default=20.0, gt=0)
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    # A parser worker's address space (RLIMIT_AS), in bytes; 0: unlimited.
+    parse_memory_limit: int = Field(default=256 * 1024 * 1024, ge=0)
     fetch_concurrency: int = Field(default=100, ge=1)
     per_host_concurrency: int = Field(default=4, ge=1)
     shutdown_grace: float = Field(default=20.0, ge=0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from monitor.errors import ParseError
 from monitor.models import ParsedFeed
+from monitor.parse.entities import refuse_entity_expansion
 from monitor.parse.incremental import parse_with_memo
 from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
 from monitor.parse.syndication import parse_syndication
@@ -37,10 +38,15 @@ def parse_feed(
         raise ParseError("empty body", feed_id=feed_id, url=url)
     if is_json_feed(body, content_type):
         return parse_json_feed(body, feed_id=feed_id, url=url)
-    # The fast path declines documents with a DTD (so any with entities) before parsing them;
-    # parse_syndication checks their expansion before feedparser runs.
+    # Before any parser: feedparser's loose fallback expands declared entities unbounded. This
+    # check, linear and allocating nothing in proportion to the expansion, is also part of what
+    # keeps the thread that parses the first small bodies in the daemon's own process, where no
+    # memory limit holds, safe (`offload._inline_safe`).
+    refuse_entity_expansion(body, feed_id=feed_id, url=url)
     try:
         fast = parse_with_memo(body, feed_id=feed_id, url=url, content_type=content_type, memo=memo)
+    except MemoryError:  # the worker's memory limit: feedparser would need more
+        raise
     except Exception:  # a fast-path bug on odd input must not lose a feed that feedparser reads
         fast = None
     if fast is not None:

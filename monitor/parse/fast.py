@@ -20,9 +20,10 @@ from lxml import etree
 
 from monitor.models import ParsedFeed
 from monitor.parse.elements import FeedReader
+from monitor.parse.entities import WIDE_ENCODINGS
 from monitor.parse.normalize import link_base
 from monitor.parse.reader import Declarations, Decline
-from monitor.parse.syndication import CHARSET_PARAM, WIDE_ENCODINGS, XML_ENCODING, parsed_feed
+from monitor.parse.syndication import CHARSET_PARAM, XML_ENCODING, parsed_feed
 
 # Hardened: no DTD, no entity expansion, no network, libxml2's default size limits.
 XML_OPTIONS: dict[str, Any] = {

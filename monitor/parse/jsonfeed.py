@@ -14,6 +14,7 @@ from typing import Any
 
 from monitor.errors import ParseError
 from monitor.models import Article, ParsedFeed
+from monitor.parse.caps import CAPS, capped_text, capped_url
 from monitor.parse.normalize import (
     build_article,
     html_to_text,
@@ -60,8 +61,8 @@ def parse_json_feed(body: bytes, *, feed_id: str, url: str) -> ParsedFeed:
     articles = _articles(items, document, feed_id=feed_id, url=base, language=language)
     return ParsedFeed(
         format=FORMATS.get(number, "json"),
-        title=plain_text(_string(document.get("title")) or ""),
-        link=joined_url(base, home) if home else None,
+        title=capped_text(plain_text(_string(document.get("title")) or ""), CAPS.title),
+        link=capped_url(joined_url(base, home)) if home else None,
         language=language,
         articles=unique_by_key(articles),
         warning=warning,

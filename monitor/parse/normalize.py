@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from monitor.models import Article
+from monitor.parse.caps import CAPS, capped_markup, capped_names, capped_text, capped_url
 
 # Query parameters that only track the click; dropping them lets one story, linked from several
 # places, get one canonical URL. Compared case-insensitively.
@@ -40,6 +41,8 @@ PLAIN_ABSOLUTE_URL = re.compile(
     r"https?://[A-Za-z0-9.-]+(?::[0-9]+)?(?:/[^\x00-\x20\x7f?#;]*)?"
     r"(?:\?[^\x00-\x20\x7f#]+)?(?:#[^\x00-\x20\x7f]+)?"
 )
+# Changed when the parser reads some bodies differently (2: entity bombs refused, fields capped).
+PARSER_REVISION = b"parse-2"
 # A guid longer than this is stored as its hash: keys are indexed, and PostgreSQL refuses
 # B-tree entries over ~2.7 kB.
 MAX_KEY_LENGTH = 512
@@ -74,8 +77,11 @@ SPACES = re.compile(r"\s{2,}|[^\S ]")  # what is not already a single space
 
 
 def body_hash(body: bytes) -> str:
-    """A stable hash of a response body, to skip parsing a body seen last time."""
-    return hashlib.blake2b(body, digest_size=16).hexdigest()
+    """A stable hash of a response body, to skip parsing a body seen last time.
+
+    Salted with `PARSER_REVISION`, so that a body an earlier parser read differently (one it
+    took for a feed, as it took entity bombs) is parsed again rather than found unchanged."""
+    return hashlib.blake2b(body, digest_size=16, person=PARSER_REVISION).hexdigest()
 
 
 def canonical_url(url: str, base: str | None = None) -> str | None:
@@ -333,7 +339,19 @@ def build_article(
     updated: datetime | None = None,
     language: str | None = None,
 ) -> Article:
-    """An Article from one format's fields: derives the canonical URL, the key and the hash."""
+    """An Article from one format's fields, capped (`caps.py`): derives the canonical URL, the
+    key and the hash."""
+    title = capped_text(title, CAPS.title)
+    summary, summary_text = (
+        capped_markup(summary, CAPS.summary),
+        capped_text(summary_text, CAPS.summary, CAPS.markup_mark),
+    )
+    content, content_text = (
+        capped_markup(content, CAPS.content),
+        capped_text(content_text, CAPS.content, CAPS.markup_mark),
+    )
+    authors, tags = capped_names(authors, CAPS.author), capped_names(tags, CAPS.tag)
+    link = capped_url(link)
     url = canonical_url(link, base=feed_url) if link else None
     return Article(
         feed_id=feed_id,

@@ -12,6 +12,11 @@ that has imported the parser already (forkserver preload), instead of each impor
 `inline_jobs`, the first few small bodies are parsed in a thread instead: when only a few feeds
 changed (`monitor once` from cron), starting processes would cost more than the parsing (about
 0.3 s against 10 ms a feed).
+
+Each worker process is limited to `memory_limit` bytes of address space (`RLIMIT_AS`): a parse
+that needs more gets a MemoryError, its feed a ParseError that says so, and the pool is retired
+(its other jobs finish, new ones go to new workers). The inline thread cannot be limited; what
+keeps it safe is said at `_inline_safe`.
 """
 
 from __future__ import annotations
@@ -36,6 +41,10 @@ if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
 DEFAULT_TIMEOUT = 30.0  # seconds; feedparser reads a normal feed at 1-2 MB/s on one core
+# A worker's address space: a 10 MiB feed peaks near 200 MiB (with one malloc arena).
+DEFAULT_MEMORY_LIMIT = 256 * 1024 * 1024
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+LIFELINE_STACK = 256 * 1024
 MAX_WORKERS = 8
 MAX_REASON_LENGTH = 500
 # What the fork server imports before it forks workers: its default (`__main__`) and the parser.
@@ -44,6 +53,8 @@ FORKSERVER_PRELOAD = ("__main__", "monitor.parse.document")
 # feedparser's quadratic paths (unclosed comments) takes about 1 s at this size, over a minute
 # at 1 MB: a parse that cannot be stopped stays short.
 INLINE_MAX_BYTES = 128 * 1024
+# The longest feed URL a body parsed inline may have (see `_inline_safe`).
+INLINE_MAX_URL = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +62,7 @@ class WorkerFailure:
     """A ParseError's reason, carried back from a worker (FeedError does not pickle)."""
 
     reason: str
+    out_of_memory: bool = False
 
 
 def parse_in_worker(
@@ -63,6 +75,8 @@ def parse_in_worker(
         return parse_feed(body, feed_id=feed_id, url=url, content_type=content_type, memo=memo)
     except ParseError as exc:
         return WorkerFailure(_reason(exc))
+    except MemoryError:  # the worker's RLIMIT_AS; the parse's memory is freed on return
+        return WorkerFailure("out of memory", out_of_memory=True)
     except Exception as exc:  # a parser bug on hostile input: one bad feed never breaks the pool
         return WorkerFailure(f"parser failed: {type(exc).__name__}: {exc}"[:MAX_REASON_LENGTH])
 
@@ -101,12 +115,14 @@ class FeedParser:
         use_processes: bool = True,
         timeout: float | None = DEFAULT_TIMEOUT,
         inline_jobs: int = 0,
+        memory_limit: int | None = DEFAULT_MEMORY_LIMIT,
     ) -> None:
         if workers is not None and workers < 1:
             raise ValueError(f"workers must be at least 1, not {workers}")
         self.workers = workers or default_workers()
         self.use_processes = use_processes
         self.timeout = timeout
+        self.memory_limit = memory_limit  # per worker process; None: unlimited
         self._slots = asyncio.Semaphore(self.workers * 2)
         self._pending = 0
         self._executor: Executor | None = None  # made by the first parse
@@ -115,10 +131,10 @@ class FeedParser:
         self._closed = False
         self._lifeline: tuple[Connection, Connection] | None = None  # made with the first pool
 
-    def _open_executor(self, size: int) -> Executor:
+    def _open_executor(self, body: bytes, url: str) -> Executor:
         if self._closed:
             raise RuntimeError("FeedParser is closed")
-        if self._executor is None and self._inline_left > 0 and size <= INLINE_MAX_BYTES:
+        if self._executor is None and self._inline_left > 0 and _inline_safe(body, url):
             self._inline_left -= 1
             if self._inline is None:
                 self._inline = ThreadPoolExecutor(1, thread_name_prefix="monitor-parse-inline")
@@ -134,7 +150,7 @@ class FeedParser:
             import multiprocessing
 
             self._lifeline = multiprocessing.Pipe(duplex=False)
-        return _new_process_pool(self.workers, self._lifeline[0])
+        return _new_process_pool(self.workers, self._lifeline[0], self.memory_limit)
 
     async def parse(
         self,
@@ -152,7 +168,7 @@ class FeedParser:
         """
         await self._slots.acquire()
         try:
-            executor = self._open_executor(len(body))
+            executor = self._open_executor(body, url)
         except BaseException:
             self._slots.release()
             raise
@@ -167,8 +183,20 @@ class FeedParser:
             raise
         outcome = await self._outcome(executor, future, feed_id=feed_id, url=url)
         if isinstance(outcome, WorkerFailure):
+            if outcome.out_of_memory:
+                raise ParseError(self._out_of_memory(executor), feed_id=feed_id, url=url)
             raise ParseError(outcome.reason, feed_id=feed_id, url=url)
         return outcome
+
+    def _out_of_memory(self, executor: Executor) -> str:
+        """Retire a pool one of whose workers ran out of memory: its other jobs finish there,
+        the next parse starts new workers. The reason for the feed."""
+        if executor is self._executor and _is_process_pool(executor) and not self._closed:
+            executor.shutdown(wait=False)
+            self._executor = None
+        if self.memory_limit is None or not _is_process_pool(executor):
+            return "parse ran out of memory"
+        return f"parse exceeded the parser's memory limit of {_mebibytes(self.memory_limit)}"
 
     def _submit(
         self,
@@ -220,7 +248,9 @@ class FeedParser:
 
     def _broken(self, executor: Executor, *, feed_id: str, url: str) -> ParseError:
         self._replace(executor)
-        return ParseError("parser process died", feed_id=feed_id, url=url)
+        limit = self.memory_limit
+        within = f" (its memory limit: {_mebibytes(limit)})" if limit is not None else ""
+        return ParseError(f"parser process died{within}", feed_id=feed_id, url=url)
 
     def _stop_runaway(self, executor: Executor) -> None:
         """Kill the pool's processes (the only way to stop one job); the next parse starts a new
@@ -274,7 +304,25 @@ class FeedParser:
         await self.aclose()
 
 
-def _new_process_pool(workers: int, lifeline: Connection) -> ProcessPoolExecutor:
+def _inline_safe(body: bytes, url: str) -> bool:
+    """Whether `body` may be parsed in the daemon's own process, where no memory limit holds.
+
+    A parse's memory grows with its body, times a small factor, but for two amplifiers:
+    entities, which `parse_feed` refuses before any parser runs when they would expand past
+    1 MiB (`entities.py`), and relative links, each made absolute against the base, which the
+    feed's URL or an `xml:base` sets: `<a href=x>` repeated under a 60 KB `xml:base` made 150 MB
+    of 128 KB. So a small body with no "base" in it, from a short URL, stays small.
+    """
+    return len(body) <= INLINE_MAX_BYTES and len(url) <= INLINE_MAX_URL and b"base" not in body
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size / (1024 * 1024):g} MiB"
+
+
+def _new_process_pool(
+    workers: int, lifeline: Connection, memory_limit: int | None
+) -> ProcessPoolExecutor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -288,8 +336,32 @@ def _new_process_pool(workers: int, lifeline: Connection) -> ProcessPoolExecutor
     else:
         context = multiprocessing.get_context("spawn")
     return ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_exit_with_parent, initargs=(lifeline,)
+        workers,
+        mp_context=context,
+        initializer=_start_worker,
+        initargs=(lifeline, memory_limit),
     )
+
+
+def _start_worker(lifeline: Connection, memory_limit: int | None) -> None:
+    """Pool initializer: the memory limit, then the watch on the daemon."""
+    if memory_limit is not None:
+        _limit_memory(memory_limit)
+    _exit_with_parent(lifeline)
+
+
+def _limit_memory(limit: int) -> None:
+    """`RLIMIT_AS` for this worker. glibc gives each thread that allocates its own arena, 64 MiB
+    of reserved address space; one arena (the lifeline thread allocates little) keeps that
+    for the parse."""
+    import ctypes
+    import resource
+
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the limit still holds
+        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    soft = limit if hard == resource.RLIM_INFINITY else min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 def _exit_with_parent(lifeline: Connection) -> None:
@@ -303,7 +375,11 @@ def _exit_with_parent(lifeline: Connection) -> None:
             lifeline.recv_bytes()
         os._exit(1)
 
-    threading.Thread(target=watch, name="monitor-parse-lifeline", daemon=True).start()
+    size = threading.stack_size(LIFELINE_STACK)  # it only waits: not 8 MiB of address space
+    try:
+        threading.Thread(target=watch, name="monitor-parse-lifeline", daemon=True).start()
+    finally:
+        threading.stack_size(size)
 
 
 def _is_process_pool(executor: Executor) -> bool:

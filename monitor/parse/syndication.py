@@ -2,8 +2,7 @@
 
 feedparser detects the encoding and recovers from malformed XML. Before it runs, this module
 picks the Content-Type it is told (valid UTF-8 is read as UTF-8 whatever the labels say, as
-miniflux does) and refuses documents whose declared entities would expand past a bound:
-feedparser's fallback parser expands them without expat's amplification limit.
+miniflux does); documents whose declared entities would expand are refused (`entities.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +18,8 @@ import feedparser
 
 from monitor.errors import ParseError
 from monitor.models import Article, ParsedFeed
+from monitor.parse.caps import CAPS, capped_text, capped_url
+from monitor.parse.entities import ascii_compatible, refuse_entity_expansion
 from monitor.parse.normalize import (
     build_article,
     collapse_whitespace,
@@ -29,28 +30,8 @@ from monitor.parse.normalize import (
     unique_names,
 )
 
-# feedparser's own patterns for entity declarations (feedparser/sanitizer.py): it keeps the
-# "safe" ones, whose value holds no other entity, so a count of references bounds the expansion.
-ENTITY_DECLARATION = re.compile(rb"^\s*<!ENTITY([^>]*?)>", re.MULTILINE)
-SAFE_ENTITY = re.compile(rb'\s+(\w+)\s+"(&#\w+;|[^&"]*)"')
-ENTITY_REFERENCE = re.compile(rb"&(\w+);")
-FIRST_ELEMENT = re.compile(rb"<\w")
-MAX_ENTITY_EXPANSION = 1 << 20  # bytes; real feeds declare a few short entities, if any
-
 XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
 CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
-# Documents that are not ASCII-compatible, recognised as XML 1.0 Appendix F does.
-WIDE_ENCODINGS = (
-    (b"\x00\x00\xfe\xff", "utf-32-be"),
-    (b"\xff\xfe\x00\x00", "utf-32-le"),
-    (b"\x00\x00\x00<", "utf-32-be"),
-    (b"<\x00\x00\x00", "utf-32-le"),
-    (b"\xfe\xff", "utf-16-be"),
-    (b"\xff\xfe", "utf-16-le"),
-    (b"\x00<\x00?", "utf-16-be"),
-    (b"<\x00?\x00", "utf-16-le"),
-    (b"\x4c\x6f\xa7\x94", "cp037"),
-)
 MAX_WARNING_LENGTH = 300
 # Year/month/day with slashes, no time zone (taken as UTC).
 SLASHED_DATE = re.compile(
@@ -72,8 +53,8 @@ def parse_syndication(
     body: bytes, *, feed_id: str, url: str, content_type: str | None
 ) -> ParsedFeed:
     """Parse an RSS or Atom document; ParseError when feedparser finds no feed in it."""
-    ascii_view = _ascii_compatible(body)
-    _check_entity_expansion(ascii_view, feed_id=feed_id, url=url)
+    refuse_entity_expansion(body, feed_id=feed_id, url=url)  # parse_feed did: for direct calls
+    ascii_view = ascii_compatible(body)
     headers = {
         "content-type": _content_type_for(body, ascii_view, content_type),
         "content-location": link_base(url),
@@ -85,6 +66,8 @@ def parse_syndication(
             resolve_relative_uris=True,
             sanitize_html=True,
         )
+    except MemoryError:  # the worker's memory limit (`offload.py`), not a feedparser bug
+        raise
     except Exception as exc:  # a feedparser bug on hostile input; never fatal to the caller
         raise ParseError("feedparser failed", feed_id=feed_id, url=url) from exc
     version: str = _get(result, "version") or ""
@@ -116,8 +99,8 @@ def parsed_feed(
     feed: Node = _get(result, "feed") or {}
     return ParsedFeed(
         format=version or "unknown",
-        title=_text(feed, "title", "title_detail"),
-        link=_get(feed, "link") or None,
+        title=capped_text(_text(feed, "title", "title_detail"), CAPS.title),
+        link=capped_url(_get(feed, "link") or None),
         language=_language(feed),
         articles=articles,
         ttl_seconds=_ttl_seconds(_get(feed, "ttl")),
@@ -253,14 +236,6 @@ def _warning(result: Node) -> str | None:
     return collapse_whitespace(text).replace("\n", " ")[:MAX_WARNING_LENGTH]
 
 
-def _ascii_compatible(body: bytes) -> bytes:
-    """The body, or for UTF-16/32 and EBCDIC documents its UTF-8 form (for the checks here)."""
-    for marker, encoding in WIDE_ENCODINGS:
-        if body.startswith(marker):
-            return body.decode(encoding, "replace").encode("utf-8")
-    return body
-
-
 def _content_type_for(body: bytes, ascii_view: bytes, content_type: str | None) -> str:
     """The Content-Type feedparser is told, which decides the encoding it tries first.
 
@@ -280,25 +255,3 @@ def _content_type_for(body: bytes, ascii_view: bytes, content_type: str | None) 
         return "application/xml"
     charset = CHARSET_PARAM.search(content_type or "")
     return f"application/xml; charset={charset.group(1)}" if charset else "application/xml"
-
-
-def _check_entity_expansion(ascii_view: bytes, *, feed_id: str, url: str) -> None:
-    """ParseError if the entities declared in the prolog would expand past the bound."""
-    first = FIRST_ELEMENT.search(ascii_view)
-    head = ascii_view[: first.start()] if first else ascii_view
-    if b"<!ENTITY" not in head:
-        return
-    sizes: dict[bytes, int] = {}
-    for declaration in ENTITY_DECLARATION.findall(head):
-        safe = SAFE_ENTITY.match(declaration)
-        if safe:
-            sizes[safe.group(1)] = max(sizes.get(safe.group(1), 0), len(safe.group(2)))
-    total = 0
-    for reference in ENTITY_REFERENCE.finditer(ascii_view, len(head)):
-        total += sizes.get(reference.group(1), 0)
-        if total > MAX_ENTITY_EXPANSION:
-            raise ParseError(
-                f"declared entities expand past {MAX_ENTITY_EXPANSION} bytes",
-                feed_id=feed_id,
-                url=url,
-            )
