@@ -85,7 +85,7 @@ async def test_once_and_feeds_name_the_refused_feed_every_time(
     )
     for attempt in (1, 2):
         code, out, err = await monitor("once", cwd=tmp_path)
-        assert code == 0, err
+        assert code == 1, err  # its only feed failed
         assert "bomb" in out and "refused: the document declares entities" in out, out
         code, out, err = await monitor("feeds", "--json", cwd=tmp_path)
         assert code == 0, err
