@@ -166,8 +166,17 @@ ERROR_CASES = [
     ),
     case(
         "every-seconds-too-short",
-        ["type: console", "mode: digest", "every: 59"],
-        (8, ".every", "59 is too short: a digest is sent at most once a minute (use 1m or more)"),
+        ["type: console", "mode: digest", "every: 59s"],
+        (
+            8,
+            ".every",
+            '"59s" is too short: a digest is sent at most once a minute (use 1m or more)',
+        ),
+    ),
+    case(
+        "every-without-unit",
+        ["type: console", "mode: digest", "every: 90"],
+        (8, ".every", "90 has no unit: write 90s, 90m, 90h or 90d (e.g. 10m, 30s)"),
     ),
     case(
         "every-not-a-duration",
@@ -412,8 +421,8 @@ ERROR_CASES = [
     ),
     case(
         "timeout-seconds-too-long",
-        [*HOOK, "timeout: 301"],
-        (8, ".timeout", "301 is too long: a webhook timeout must be at most 5m"),
+        [*HOOK, "timeout: 301s"],
+        (8, ".timeout", '"301s" is too long: a webhook timeout must be at most 5m'),
     ),
     case(
         "timeout-zero",
@@ -680,7 +689,7 @@ def test_console_options(load: Load, folder: Path) -> None:
         (("max_per_hour: ${CAP}",), DeliveryPolicy(max_per_hour=30)),
         (("mode: digest", "every: 1h"), DeliveryPolicy("digest", every=timedelta(hours=1))),
         (("mode: digest", "every: 1m"), DeliveryPolicy("digest", every=timedelta(minutes=1))),
-        (("mode: digest", "every: 90"), DeliveryPolicy("digest", every=timedelta(seconds=90))),
+        (("mode: digest", "every: 90s"), DeliveryPolicy("digest", every=timedelta(seconds=90))),
         (("mode: digest", "every: ${EVERY}"), DeliveryPolicy("digest", every=timedelta(days=1))),
         (
             ("mode: digest", "cron: '0 8 * * mon-fri'"),

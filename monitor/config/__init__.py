@@ -19,9 +19,15 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from monitor.config.defaults import embedded_config_path
-from monitor.config.files import load_yaml
+from monitor.config.files import Located, load_yaml
 from monitor.config.rules import display_path, load_rules
-from monitor.config.schema import FeedConfig, MonitorConfig, NotifierConfig, build_config
+from monitor.config.schema import (
+    FeedConfig,
+    MonitorConfig,
+    NotifierConfig,
+    build_config,
+    declared_entries,
+)
 from monitor.config.settings import Settings, load_settings
 from monitor.errors import ConfigError, ConfigErrors
 
@@ -79,35 +85,36 @@ def load_config(
         default_interval=settings.default_interval,
         default_max_interval=settings.max_interval,
     )
-    feeds = {feed.id: feed.tags for feed in config.feeds}
-    notifiers = [notifier.id for notifier in config.notifiers]
+    # Entries with an error still count as declared: a rule naming one is not at fault.
+    feeds: dict[str, tuple[str, ...]] = dict.fromkeys(declared_entries(root, "feeds"), ())
+    feeds |= {feed.id: feed.tags for feed in config.feeds}
+    notifiers = list(declared_entries(root, "notifiers"))
     rules = load_rules(
         config.rule_files, errors, feeds=feeds, notifiers=notifiers, environ=variables
     )
-    errors += _missing_smtp(settings, config)
+    errors += _missing_smtp(settings, config, declared_entries(root, "notifiers"))
     if errors:
         files = [str(source), *(display_path(path) for path in config.rule_files)]
         raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, files)))
     return dataclasses.replace(config, rules=rules)
 
 
-def _missing_smtp(settings: Settings, config: MonitorConfig) -> list[ConfigError]:
-    """Email notifiers need MONITOR_SMTP_HOST and MONITOR_SMTP_FROM."""
-    emails = [n.id for n in config.notifiers if n.type == "email"]
+def _missing_smtp(
+    settings: Settings, config: MonitorConfig, entries: Mapping[str, Located]
+) -> list[ConfigError]:
+    """Email notifiers need MONITOR_SMTP_HOST and MONITOR_SMTP_FROM: one error at each."""
     missing = [
         name
         for name, value in (("HOST", settings.smtp_host), ("FROM", settings.smtp_from))
         if not value
     ]
-    if not emails or not missing:
+    if not missing:
         return []
     variables = " and ".join(f"MONITOR_SMTP_{name}" for name in missing)
     return [
-        ConfigError(
-            f"email notifier{'s' if len(emails) > 1 else ''} {', '.join(emails)} "
-            f"need{'' if len(emails) > 1 else 's'} {variables} to be set",
-            path=str(config.source) if config.source is not None else None,
-        )
+        entries[n.id].error(f"email notifier {n.id} needs {variables} to be set")
+        for n in config.notifiers
+        if n.type == "email"
     ]
 
 

@@ -154,6 +154,15 @@ class NotifierChecker(Checker):
             self._file_path(path, base_dir)
         return len(self.errors) == before and not any(v.unresolved for v in fields.values())
 
+    def unknown_notifier_keys(self, node: Located, fields: Mapping[str, Located]) -> None:
+        """Reports the keys no notifier type takes (for an entry whose type is missing or bad)."""
+        options = (key for keys in NOTIFIER_OPTIONS.values() for key in keys)
+        allowed = tuple(dict.fromkeys((*NOTIFIER_KEYS, *DELIVERY_OPTIONS, *options)))
+        for key in fields:
+            if key not in allowed:
+                hint = suggestion(key, allowed) or f": expected {one_of(allowed)}"
+                self.report(node, f'unknown key "{key}"{hint}', key=key)
+
     def _known_keys(self, node: Located, kind: str, fields: Mapping[str, Located]) -> None:
         allowed = (*NOTIFIER_KEYS, *DELIVERY_OPTIONS, *NOTIFIER_OPTIONS[kind])
         for key in fields:
