@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor import __version__
-from monitor.cli_options import config_option
+from monitor.cli_options import config_option, group_config_option
 
 if TYPE_CHECKING:
     import logging
@@ -98,8 +98,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="monitor")
-def main() -> None:
-    """Feed monitor: polls news feeds, matches watch rules, delivers alerts."""
+@group_config_option
+def main(config_path: Path | None) -> None:
+    """Feed monitor: polls news feeds, matches watch rules, delivers alerts.
+
+    --config may come before the command or after it (after it wins)."""
 
 
 def _describe(config: MonitorConfig) -> str:

@@ -96,9 +96,14 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @config_option
-@click.option("--state", type=click.Choice([s.value for s in DeliveryState]), default=None)
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in DeliveryState]),
+    default=None,
+    help="Only deliveries in this state (dead: given up; held: waiting for a digest or a cap).",
+)
 @click.option("--notifier", "notifier_id", default=None, help="Only this notifier's.")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_deliveries(
     config_path: Path | None, state: str | None, notifier_id: str | None, limit: int, as_json: bool
