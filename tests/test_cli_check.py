@@ -4,6 +4,8 @@ broken rule file, and YAML alias bombs refused within a bounded time and memory.
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from pathlib import Path
 
 import click
@@ -11,6 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from monitor import cli
+from tests.conftest import DATA
+from tests.daemon import Daemon
+from tests.feedserver import Document, FeedServer
+from tests.test_pipeline import rss
 
 FEED = "feeds:\n  - id: a\n    url: https://example.org/a.xml\n"
 
@@ -73,3 +79,63 @@ def test_every_option_of_every_command_has_help() -> None:
     ]
 
     assert missing == []
+
+
+# ---- YAML alias bombs ------------------------------------------------------------------------
+BOMB = DATA / "config" / "alias-bomb.yml"  # 9 levels of 9 aliases: 9**9 values once expanded
+# Runs `monitor ARGS` as its only child, under a 2 GiB address-space cap (so that a regression
+# fails instead of eating the machine), and prints the child's peak RSS and wall time.
+_MEASURED = (
+    "import resource, subprocess, sys, time\n"
+    "def cap():\n"
+    "    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))\n"
+    "start = time.monotonic()\n"
+    "try:\n"
+    "    command = [sys.executable, '-m', 'monitor', *sys.argv[1:]]\n"
+    "    done = subprocess.run(\n"
+    "        command, capture_output=True, text=True, timeout=60, preexec_fn=cap\n"
+    "    )\n"
+    "    code, err = done.returncode, done.stderr\n"
+    "except subprocess.TimeoutExpired:\n"
+    "    code, err = 'timeout', ''\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "print(code, peak, time.monotonic() - start)\n"
+    "sys.stdout.write(err)\n"
+)
+
+
+async def test_check_refuses_an_alias_bomb_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_bytes(BOMB.read_bytes())
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _MEASURED, "check", "--config", str(config),
+        cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 120)
+    first, *errors = out.decode().splitlines()
+    code, peak_kib, seconds = first.split()
+
+    assert code == "2", out
+    assert errors[0].startswith(f"{config}:6: f[0]: the file uses aliases (*name) that expand to")
+    assert int(peak_kib) < 300 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"
+    assert float(seconds) < 30
+
+
+async def test_a_running_daemon_refuses_an_alias_bomb_and_keeps_polling(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
+    config = tmp_path / "monitor.yaml"
+    config.write_text(f"feeds:\n  - id: a\n    url: {url}\n    interval: 1s\n")
+
+    async with await Daemon.start(tmp_path) as daemon:
+        await feed_server.wait_for_hits("/a.xml")
+        config.write_text(config.read_text() + BOMB.read_text())  # the file watcher sees it
+        line = await daemon.wait_for_log("reload refused")
+        await daemon.wait_for_log("keeping the running configuration")
+        polled = len(feed_server.hits("/a.xml"))
+        await feed_server.wait_for_hits("/a.xml", count=polled + 2)
+        assert (await daemon.get("/readyz")).status_code == 200
+
+    assert "monitor.yaml:10: f[0]: the file uses aliases (*name) that expand to more" in line
+    assert daemon.process.returncode == 0

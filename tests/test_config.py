@@ -18,6 +18,7 @@ from monitor.config import (
     MonitorConfig,
     NotifierConfig,
     Settings,
+    files,
     load_config,
     resolve_config_path,
 )
@@ -765,6 +766,42 @@ def test_merge_keys_and_anchors() -> None:
 def test_recursive_alias_is_an_error() -> None:
     with pytest.raises(ConfigErrors, match=r"m\.yaml:1: a\[0\]: an alias refers to itself"):
         parse_yaml("a: &x [*x]\n", "m.yaml", environ={})
+
+
+def test_an_alias_bomb_is_refused_where_its_aliases_are_used() -> None:
+    with pytest.raises(ConfigErrors) as caught:
+        load_yaml(CONFIG / "alias-bomb.yml", environ={}, source="bomb.yaml")
+
+    assert [str(e) for e in caught.value.errors] == [
+        f"bomb.yaml:6: f[0]: the file uses aliases (*name) that expand to more than "
+        f"{files.MAX_ALIASED_VALUES} values: refused, as a YAML alias bomb would be; write the "
+        "values out instead"
+    ]
+
+
+def test_too_many_aliases_are_refused() -> None:
+    text = "a: &a x\nb:\n" + "  - *a\n" * (files.MAX_ALIASES + 1)
+
+    with pytest.raises(ConfigErrors) as caught:
+        parse_yaml(text, "m.yaml", environ={})
+
+    # An alias's own line is not kept by the parser: the error is at the list that holds it.
+    assert str(caught.value).startswith(
+        f"m.yaml:3: b[{files.MAX_ALIASES}]: the file uses more than {files.MAX_ALIASES} aliases"
+    )
+
+
+def test_aliases_within_the_limits_are_read() -> None:
+    feeds = "".join(f"  - <<: *base\n    id: f{n}\n" for n in range(2000))
+    text = "base: &base {interval: 5m, tags: [wire, world]}\nfeeds:\n" + feeds
+
+    tree = parse_yaml(text, "m.yaml", environ={})
+
+    assert tree.at("feeds", 1999).plain() == {
+        "id": "f1999",
+        "interval": "5m",
+        "tags": ["wire", "world"],
+    }
 
 
 def test_unknown_tag_is_an_error() -> None:
