@@ -304,7 +304,7 @@ def test_rule(
     from monitor import testrule
     from monitor.cli_common import EXIT_CONFIG, load
 
-    loaded = load(config_path, logs=False)
+    loaded = load(config_path, logs=False, store=False)
     try:
         feed = testrule.feed_context(loaded.config, feed_id)
         if file is not None:

@@ -21,6 +21,7 @@ from monitor.config import (
     load_config,
     load_settings,
 )
+from monitor.config.settings import database_driver_problem
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
@@ -54,13 +55,21 @@ class Loaded:
     matcher: Matcher
 
 
-def load(config_path: Path | None, *, logs: bool = True) -> Loaded:
-    """Settings, config and compiled rules, or every error with file:line and exit 2."""
+def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> Loaded:
+    """Settings, config and compiled rules, or every error with file:line and exit 2.
+    `store`: the command opens the store (or, for `check`, validates it), so its driver must
+    be installed: said with the config's errors, not as a ModuleNotFoundError later."""
     try:
         settings = load_settings()
         if logs:
             configure_logging(settings.log_level, settings.log_format)
-        config = load_config(settings, config_path)
+        driver = database_driver_problem(settings.database_url) if store else None
+        try:
+            config = load_config(settings, config_path)
+        except ConfigErrors as exc:
+            raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
+        if driver is not None:
+            raise ConfigErrors([driver])
         return Loaded(settings, config, compile_rules(config.rules))
     except ConfigError as exc:
         fail_config(exc)

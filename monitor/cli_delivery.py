@@ -250,7 +250,7 @@ def end_silence(config_path: Path | None, silence_id: str) -> None:
 @click.argument("notifier_id", metavar="NOTIFIER")
 def notify_test(config_path: Path | None, notifier_id: str) -> None:
     """Send a sample alert to NOTIFIER now and show the receiver's answer (exit 1 if refused)."""
-    loaded = load(config_path, logs=False)
+    loaded = load(config_path, logs=False, store=False)
     known = [n.id for n in loaded.config.notifiers]
     if notifier_id not in known:
         fail_config(

@@ -5,6 +5,7 @@ broken rule file, and YAML alias bombs refused within a bounded time and memory.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from monitor import cli
 from tests.conftest import DATA
 from tests.daemon import Daemon
 from tests.feedserver import Document, FeedServer
+from tests.test_cli import monitor
 from tests.test_pipeline import rss
 
 FEED = "feeds:\n  - id: a\n    url: https://example.org/a.xml\n"
@@ -139,3 +141,40 @@ async def test_a_running_daemon_refuses_an_alias_bomb_and_keeps_polling(
 
     assert "monitor.yaml:10: f[0]: the file uses aliases (*name) that expand to more" in line
     assert daemon.process.returncode == 0
+
+
+# ---- the PostgreSQL driver -------------------------------------------------------------------
+NO_DRIVER = (
+    "MONITOR_DATABASE_URL is a PostgreSQL URL, but its driver asyncpg is not installed: "
+    "pip install 'feed-monitor[postgres]'"
+)
+
+
+@pytest.mark.parametrize("command", ["check", "once"])
+async def test_a_postgres_url_without_asyncpg_says_which_extra_to_install(
+    tmp_path: Path, command: str
+) -> None:
+    # As after `pip install .`: importing asyncpg fails (a module of that name that raises
+    # ImportError comes first on the path).
+    missing = tmp_path / "without-asyncpg"
+    missing.mkdir()
+    (missing / "asyncpg.py").write_text("raise ImportError('No module named asyncpg')\n")
+    (tmp_path / "monitor.yaml").write_text(FEED)
+    path = os.pathsep.join([str(missing), *filter(None, [os.environ.get("PYTHONPATH")])])
+    env = {"PYTHONPATH": path, "MONITOR_DATABASE_URL": "postgresql://monitor@127.0.0.1/none"}
+
+    code, out, err = await monitor(command, cwd=tmp_path, env=env)
+
+    assert code == 2, (out, err)
+    assert err.splitlines() == [NO_DRIVER, "1 error in the configuration"]
+    assert "ModuleNotFoundError" not in err
+
+
+async def test_check_with_asyncpg_installed_accepts_a_postgres_url(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_text(FEED)
+    env = {"MONITOR_DATABASE_URL": "postgresql://monitor@127.0.0.1/none"}
+
+    code, out, err = await monitor("check", cwd=tmp_path, env=env)
+
+    assert code == 0, err
+    assert "ok: 1 feeds" in out
