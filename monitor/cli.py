@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from monitor.cli_common import Loaded
-    from monitor.config import MonitorConfig, Settings
+    from monitor.config import FeedConfig, MonitorConfig, Settings
     from monitor.models import Article, Feed, FeedSummary, PollOutcome
     from monitor.service import PollTally
 
@@ -228,10 +228,10 @@ def check(config_path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
     """Show each feed's health: last poll, status, errors, articles, next poll."""
-    from monitor.cli_common import load, run_async
+    from monitor.cli_common import configured_feeds, load_store_settings, run_async
 
-    loaded = load(config_path)
-    summaries = run_async(_feed_summaries(loaded.settings, loaded.config))
+    settings = load_store_settings()
+    summaries = run_async(_feed_summaries(settings, configured_feeds(settings, config_path)))
     if as_json:
         import json
 
@@ -242,12 +242,16 @@ def feeds(config_path: Path | None, as_json: bool) -> None:
         _print_feed_table(summaries)
 
 
-async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[FeedSummary]:
+async def _feed_summaries(
+    settings: Settings, feeds: Sequence[FeedConfig] | None
+) -> list[FeedSummary]:
+    """The stored feeds, first synced to monitor.yaml's `feeds` unless it is broken (None)."""
     from monitor.cli_common import opened_store
     from monitor.pipeline import utc_now
 
     async with opened_store(settings) as store:
-        await store.sync_feeds(config.feeds, now=utc_now())
+        if feeds is not None:
+            await store.sync_feeds(feeds, now=utc_now())
         return await store.list_feeds()
 
 

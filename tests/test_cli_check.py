@@ -5,6 +5,7 @@ broken rule file, and YAML alias bombs refused within a bounded time and memory.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from pathlib import Path
@@ -178,3 +179,54 @@ async def test_check_with_asyncpg_installed_accepts_a_postgres_url(tmp_path: Pat
 
     assert code == 0, err
     assert "ok: 1 feeds" in out
+
+
+# ---- read-only commands on a broken configuration ------------------------------------------
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["alerts", "--json"],
+        ["deliveries", "list", "--json"],
+        ["deliveries", "retry"],
+        ["silence", "list", "--json"],
+        ["status", "--json"],
+    ],
+    ids=["alerts", "deliveries-list", "deliveries-retry", "silence-list", "status"],
+)
+async def test_store_commands_work_while_a_rule_file_is_broken(
+    tmp_path: Path, arguments: list[str]
+) -> None:
+    (tmp_path / "rules.yaml").write_text("rules:\n  - id: r\n    keywords: {any: [peace]\n")
+    (tmp_path / "monitor.yaml").write_text(FEED + "rules: [rules.yaml]\n")
+    code, _, err = await monitor("check", cwd=tmp_path)
+    assert code == 2 and "rules.yaml:" in err  # the rule file is broken indeed
+
+    code, out, err = await monitor(*arguments, cwd=tmp_path)
+
+    assert code == 0, err
+    assert out.strip() and "rules.yaml" not in err
+
+
+async def test_feeds_syncs_monitor_yaml_without_reading_the_rules(tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text("rules: [\n")
+    (tmp_path / "monitor.yaml").write_text(FEED + "rules: [rules.yaml]\n")
+
+    code, out, err = await monitor("feeds", "--json", cwd=tmp_path)
+
+    assert code == 0, err
+    assert [row["id"] for row in json.loads(out)] == ["a"]
+
+
+async def test_feeds_on_a_broken_monitor_yaml_shows_the_stored_feeds(tmp_path: Path) -> None:
+    config = tmp_path / "monitor.yaml"
+    config.write_text(FEED)
+    code, _, err = await monitor("feeds", cwd=tmp_path)
+    assert code == 0, err
+    config.write_text(FEED + "  - id: b\n    url: ftp://example.org/b\n")
+
+    code, out, err = await monitor("feeds", "--json", cwd=tmp_path)
+
+    assert code == 0, err
+    assert [row["id"] for row in json.loads(out)] == ["a"]  # kept, not disabled
+    assert [row["status"] for row in json.loads(out)] != ["disabled"]
+    assert "warning: the configuration has 1 error (see monitor check)" in err

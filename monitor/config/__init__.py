@@ -61,6 +61,7 @@ def load_config(
     path: Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    rules: bool = True,
 ) -> MonitorConfig:
     """Read and validate monitor.yaml: `path` if given, else the one `resolve_config_path` names,
     else the embedded default. `${VAR}` is read from `environ`, by default the environment and
@@ -69,7 +70,8 @@ def load_config(
     The rule files it names are loaded into `config.rules`, checked against its feeds and
     notifiers. A path that was asked for but does not exist is an error, never a fallback.
     Raises ConfigErrors with every problem found: monitor.yaml first, then each rule file in
-    turn, each by line.
+    turn, each by line. With `rules=False` the rule files are not read (nor checked): for the
+    commands that need only the feeds.
     """
     path = path if path is not None else resolve_config_path(settings)
     embedded = path is None
@@ -89,14 +91,13 @@ def load_config(
     feeds: dict[str, tuple[str, ...]] = dict.fromkeys(declared_entries(root, "feeds"), ())
     feeds |= {feed.id: feed.tags for feed in config.feeds}
     notifiers = list(declared_entries(root, "notifiers"))
-    rules = load_rules(
-        config.rule_files, errors, feeds=feeds, notifiers=notifiers, environ=variables
-    )
+    files = config.rule_files if rules else ()
+    rule_set = load_rules(files, errors, feeds=feeds, notifiers=notifiers, environ=variables)
     errors += _missing_smtp(settings, config, declared_entries(root, "notifiers"))
     if errors:
-        files = [str(source), *(display_path(path) for path in config.rule_files)]
-        raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, files)))
-    return dataclasses.replace(config, rules=rules)
+        order = [str(source), *(display_path(path) for path in config.rule_files)]
+        raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, order)))
+    return dataclasses.replace(config, rules=rule_set)
 
 
 def _missing_smtp(
