@@ -210,15 +210,62 @@ def _syntax_error(exc: yaml.YAMLError, source: str, text: str) -> ConfigError:
         return ConfigError(f"invalid YAML: {exc}", path=source)
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else None
-    message = f"invalid YAML: {exc.problem or exc.context}"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        message += f" ({exc.context} on line {exc.context_mark.line + 1})"
-    if "\\t" in message:
-        message += "; indent with spaces, not tabs"
-    elif "'{'" in message and "${" in _line_text(text, line):
+    start = exc.context_mark.line + 1 if exc.context_mark is not None else None
+    plain = _plain_problem(exc.problem or "", exc.context or "", start, _line_text(text, line))
+    if plain is not None:
+        message, line = plain[0], plain[1] or line
+    else:
+        message = str(exc.problem or exc.context)
+        if exc.context and exc.problem and start is not None:
+            message += f" ({exc.context} on line {start})"
+    return ConfigError(f"invalid YAML: {message}", path=source, line=line)
+
+
+_INDENTATION = "this line's indentation does not match the lines above"
+_UNCLOSED = (
+    'the {what} that starts on line {start} is not closed with "{end}", or a value in it '
+    "needs quotes"
+)
+# PyYAML's "problem\ncontext" -> the message in plain words, and whether to report it at the
+# line where the construct started (its context) rather than where PyYAML gave up.
+_PLAIN: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), message, at_start)
+    for pattern, message, at_start in (
+        (r"found character '\\t' that cannot start",
+         "a tab character cannot indent YAML; use spaces", False),
+        (r"found character '(?P<char>.+)' that cannot start any token",
+         '"{char}" cannot start a value: put the value in quotes', False),
+        (r"found unexpected end of stream\nwhile scanning a quoted scalar",
+         "an unclosed quote that started at line {start}", True),
+        (r"expected <block end>", _INDENTATION, False),
+        (r"mapping values are not allowed here",
+         'a ":" in a value needs quotes (title: "Note: this"), or ' + _INDENTATION, False),
+        (r"could not find expected ':'",
+         'a key needs a ":" after it, or a value over several lines needs quotes', True),
+        (r"found undefined alias '(?P<name>.+)'",
+         'the alias "*{name}" names no anchor: write "&{name}" on a value before it', False),
+        (r"found duplicate anchor", "an anchor (&name) is defined twice: give each its own name",
+         False),
+        (r"expected ',' or '\]'.*\nwhile parsing a flow sequence",
+         _UNCLOSED.replace("{what}", "list").replace("{end}", "]"), False),
+        (r"expected ',' or '\}'.*\nwhile parsing a flow mapping",
+         _UNCLOSED.replace("{what}", "mapping").replace("{end}", "}}"), False),
+    )
+)  # fmt: skip
+
+
+def _plain_problem(
+    problem: str, context: str, start: int | None, line_text: str
+) -> tuple[str, int | None] | None:
+    """PyYAML's problem in plain words, and the line to report it at (None: where PyYAML
+    found it); None when there is no plainer way to say it."""
+    if "flow" in context and problem.startswith("expected ','") and "${" in line_text:
         # In [a, b] and {k: v}, `{` is syntax: `[${TAG}]` must be written `["${TAG}"]`.
-        message += '; inside [...] or {...}, quote a value that uses ${VAR}: "${VAR}"'
-    return ConfigError(message, path=source, line=line)
+        return 'inside [...] or {...}, quote a value that uses ${VAR}: "${VAR}"', None
+    for pattern, message, at_start in _PLAIN:
+        if found := pattern.match(f"{problem}\n{context}"):
+            return message.format(start=start, **found.groupdict()), start if at_start else None
+    return None
 
 
 def _line_text(text: str, line: int | None) -> str:
