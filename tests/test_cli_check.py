@@ -230,3 +230,16 @@ async def test_feeds_on_a_broken_monitor_yaml_shows_the_stored_feeds(tmp_path: P
     assert [row["id"] for row in json.loads(out)] == ["a"]  # kept, not disabled
     assert [row["status"] for row in json.loads(out)] != ["disabled"]
     assert "warning: the configuration has 1 error (see monitor check)" in err
+
+
+async def test_notify_test_refuses_a_file_notifier_whose_folder_is_missing(tmp_path: Path) -> None:
+    (tmp_path / "monitor.yaml").write_text(
+        FEED + "notifiers:\n  - id: log\n    type: file\n    path: out/alerts.jsonl\n"
+    )
+
+    code, out, err = await monitor("notify-test", "log", cwd=tmp_path)
+
+    assert code == 2, (out, err)
+    where = 'monitor.yaml:7: notifiers[0].path: "out/alerts.jsonl"'
+    assert f"{where}: the folder {tmp_path}/out does not exist: create it" in err
+    assert not (tmp_path / "out").exists()

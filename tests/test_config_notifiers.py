@@ -3,6 +3,7 @@ options and delivery policy a valid notifier becomes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -501,6 +502,24 @@ ERROR_CASES = [
         (7, ".path", '"sub" is a folder: give a file to append to ({tmp}/sub)'),
     ),
     case(
+        "file-folder-missing",
+        ["type: file", "path: nowhere/alerts.jsonl"],
+        (
+            7,
+            ".path",
+            '"nowhere/alerts.jsonl": the folder {tmp}/nowhere does not exist: create it',
+        ),
+    ),
+    case(
+        "file-folder-is-a-file",
+        ["type: file", "path: alert.j2/alerts.jsonl"],
+        (
+            7,
+            ".path",
+            '"alert.j2/alerts.jsonl": the folder {tmp}/alert.j2 does not exist: create it',
+        ),
+    ),
+    case(
         "file-path-empty",
         ["type: file", "path: ''"],
         (7, ".path", "must not be empty"),
@@ -662,12 +681,13 @@ def test_email_defaults(load: Load, folder: Path) -> None:
     [
         ("alerts.jsonl", "{tmp}/alerts.jsonl"),
         ("sub/alerts.jsonl", "{tmp}/sub/alerts.jsonl"),
-        ("/var/log/alerts.jsonl", "/var/log/alerts.jsonl"),
+        ("{tmp}/sub/log.jsonl", "{tmp}/sub/log.jsonl"),
     ],
     ids=["relative", "relative-in-folder", "absolute"],
 )
 def test_file_options(load: Load, folder: Path, written: str, expected: str) -> None:
-    notifier = only_notifier(load(entry("type: file", f"path: {written}")))
+    path = written.replace("{tmp}", str(folder))
+    notifier = only_notifier(load(entry("type: file", f"path: {path}")))
 
     options = notifier_options(notifier, folder)
 
@@ -808,3 +828,16 @@ def test_errors_never_show_a_secret(
     assert all(line.startswith("monitor.yaml:") for line in found)
     secret = "1234567890" if "1234567890" in "".join(lines) else SECRET
     assert secret not in "\n".join(found)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
+def test_a_file_notifier_in_a_folder_it_cannot_write_is_an_error(
+    errors_of: Errors, folder: Path
+) -> None:
+    locked = folder / "locked"
+    locked.mkdir(mode=0o555)
+
+    assert errors_of(entry("type: file", "path: locked/a.jsonl")) == [
+        f'monitor.yaml:7: notifiers[0].path: "locked/a.jsonl": {locked} is not writable by '
+        "this user"
+    ]
