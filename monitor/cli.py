@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor import __version__
-from monitor.cli_options import config_option
+from monitor.cli_options import config_option, group_config_option
 
 if TYPE_CHECKING:
     import logging
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from monitor.cli_common import Loaded
-    from monitor.config import MonitorConfig, Settings
+    from monitor.config import FeedConfig, MonitorConfig, Settings
     from monitor.models import Article, Feed, FeedSummary
 
 
@@ -98,8 +98,11 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="monitor")
-def main() -> None:
-    """Feed monitor: polls news feeds, matches watch rules, delivers alerts."""
+@group_config_option
+def main(config_path: Path | None) -> None:
+    """Feed monitor: polls news feeds, matches watch rules, delivers alerts.
+
+    --config may come before the command or after it (after it wins)."""
 
 
 def _describe(config: MonitorConfig) -> str:
@@ -205,10 +208,10 @@ def check(config_path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
     """Show each feed's health: last poll, status, errors, articles, next poll, last error."""
-    from monitor.cli_common import load, run_async
+    from monitor.cli_common import configured_feeds, load_store_settings, run_async
 
-    loaded = load(config_path)
-    summaries = run_async(_feed_summaries(loaded.settings, loaded.config))
+    settings = load_store_settings()
+    summaries = run_async(_feed_summaries(settings, configured_feeds(settings, config_path)))
     if as_json:
         import json
 
@@ -219,12 +222,16 @@ def feeds(config_path: Path | None, as_json: bool) -> None:
         _print_feed_table(summaries)
 
 
-async def _feed_summaries(settings: Settings, config: MonitorConfig) -> list[FeedSummary]:
+async def _feed_summaries(
+    settings: Settings, feeds: Sequence[FeedConfig] | None
+) -> list[FeedSummary]:
+    """The stored feeds, first synced to monitor.yaml's `feeds` unless it is broken (None)."""
     from monitor.cli_common import opened_store
     from monitor.pipeline import utc_now
 
     async with opened_store(settings) as store:
-        await store.sync_feeds(config.feeds, now=utc_now())
+        if feeds is not None:
+            await store.sync_feeds(feeds, now=utc_now())
         return await store.list_feeds()
 
 
@@ -300,7 +307,7 @@ def test_rule(
     from monitor import testrule
     from monitor.cli_common import EXIT_CONFIG, load
 
-    loaded = load(config_path, logs=False)
+    loaded = load(config_path, logs=False, store=False)
     try:
         feed = testrule.feed_context(loaded.config, feed_id)
         if file is not None:

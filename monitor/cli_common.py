@@ -17,11 +17,13 @@ import click
 from monitor.config import (
     ConfigError,
     ConfigErrors,
+    FeedConfig,
     MonitorConfig,
     Settings,
     load_config,
     load_settings,
 )
+from monitor.config.settings import database_driver_problem
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
@@ -55,16 +57,53 @@ class Loaded:
     matcher: Matcher
 
 
-def load(config_path: Path | None, *, logs: bool = True) -> Loaded:
-    """Settings, config and compiled rules, or every error with file:line and exit 2."""
+def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> Loaded:
+    """Settings, config and compiled rules, or every error with file:line and exit 2.
+    `store`: the command opens the store (or, for `check`, validates it), so its driver must
+    be installed: said with the config's errors, not as a ModuleNotFoundError later."""
     try:
         settings = load_settings()
         if logs:
             configure_logging(settings.log_level, settings.log_format)
-        config = load_config(settings, config_path)
+        driver = database_driver_problem(settings.database_url) if store else None
+        try:
+            config = load_config(settings, config_path)
+        except ConfigErrors as exc:
+            raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
+        if driver is not None:
+            raise ConfigErrors([driver])
         return Loaded(settings, config, compile_rules(config.rules))
     except ConfigError as exc:
         fail_config(exc)
+
+
+def load_store_settings(*, logs: bool = True) -> Settings:
+    """The settings alone, for the commands that only read or tidy the store (alerts,
+    deliveries, status, ...): they work while a rule file or monitor.yaml is broken."""
+    try:
+        settings = load_settings()
+        if logs:
+            configure_logging(settings.log_level, settings.log_format)
+        if (driver := database_driver_problem(settings.database_url)) is not None:
+            raise ConfigErrors([driver])
+        return settings
+    except ConfigError as exc:
+        fail_config(exc)
+
+
+def configured_feeds(settings: Settings, config_path: Path | None) -> tuple[FeedConfig, ...] | None:
+    """monitor.yaml's feeds, its rule files not read; None (said on stderr) when monitor.yaml
+    has errors, so that the store is shown as it is rather than synced to a broken file."""
+    try:
+        return load_config(settings, config_path, rules=False).feeds
+    except ConfigError as exc:
+        count = len(exc.errors) if isinstance(exc, ConfigErrors) else 1
+        click.echo(
+            f"warning: the configuration has {count} error{'s' if count != 1 else ''} "
+            "(see monitor check): showing the feeds as last stored",
+            err=True,
+        )
+        return None
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:

@@ -15,6 +15,7 @@ import click
 from monitor.cli_common import (
     fail_config,
     load,
+    load_store_settings,
     opened_store,
     print_table,
     run_async,
@@ -53,9 +54,9 @@ def alerts(
     config_path: Path | None, since: str | None, rule_id: str | None, limit: int, as_json: bool
 ) -> None:
     """Recent alerts, newest first, with the state of each delivery."""
-    loaded = load(config_path)
+    settings = load_store_settings()
     window = _duration(since, "--since")
-    found = run_async(_recent_alerts(loaded.settings, window, rule_id, limit))
+    found = run_async(_recent_alerts(settings, window, rule_id, limit))
     if as_json:
         rows = [alert_json(alert, states) for alert, states in found]
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -96,18 +97,23 @@ def deliveries() -> None:
 
 @deliveries.command("list")
 @config_option
-@click.option("--state", type=click.Choice([s.value for s in DeliveryState]), default=None)
+@click.option(
+    "--state",
+    type=click.Choice([s.value for s in DeliveryState]),
+    default=None,
+    help="Only deliveries in this state (dead: given up; held: waiting for a digest or a cap).",
+)
 @click.option("--notifier", "notifier_id", default=None, help="Only this notifier's.")
-@click.option("--limit", default=100, show_default=True)
+@click.option("--limit", default=100, show_default=True, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_deliveries(
     config_path: Path | None, state: str | None, notifier_id: str | None, limit: int, as_json: bool
 ) -> None:
     """Deliveries, newest first."""
-    loaded = load(config_path)
+    settings = load_store_settings()
 
     async def fetch() -> list[Any]:
-        async with opened_store(loaded.settings) as store:
+        async with opened_store(settings) as store:
             return await store.list_deliveries(state=state, notifier_id=notifier_id, limit=limit)
 
     rows = run_async(fetch())
@@ -153,10 +159,10 @@ def retry(config_path: Path | None, notifier_id: str | None, ids: tuple[str, ...
 
     A running daemon picks them up within a second.
     """
-    loaded = load(config_path)
+    settings = load_store_settings()
 
     async def requeue() -> int:
-        async with opened_store(loaded.settings) as store:
+        async with opened_store(settings) as store:
             return await store.retry_dead(now=utc_now(), notifier_id=notifier_id, ids=ids)
 
     count = run_async(requeue())
@@ -196,10 +202,10 @@ def add_silence(config_path: Path | None, rule_id: str, duration: str, reason: s
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def list_silences(config_path: Path | None, as_json: bool) -> None:
     """The silences in force (expired ones are not shown)."""
-    loaded = load(config_path)
+    settings = load_store_settings()
 
     async def fetch() -> list[Any]:
-        async with opened_store(loaded.settings) as store:
+        async with opened_store(settings) as store:
             return await store.list_silences(now=utc_now())
 
     found = run_async(fetch())
@@ -227,10 +233,10 @@ def list_silences(config_path: Path | None, as_json: bool) -> None:
 @click.argument("silence_id", metavar="ID")
 def end_silence(config_path: Path | None, silence_id: str) -> None:
     """End a silence now."""
-    loaded = load(config_path)
+    settings = load_store_settings()
 
     async def end() -> bool:
-        async with opened_store(loaded.settings) as store:
+        async with opened_store(settings) as store:
             return await store.end_silence(silence_id, now=utc_now())
 
     if not run_async(end()):
@@ -245,7 +251,7 @@ def end_silence(config_path: Path | None, silence_id: str) -> None:
 @click.argument("notifier_id", metavar="NOTIFIER")
 def notify_test(config_path: Path | None, notifier_id: str) -> None:
     """Send a sample alert to NOTIFIER now and show the receiver's answer (exit 1 if refused)."""
-    loaded = load(config_path, logs=False)
+    loaded = load(config_path, logs=False, store=False)
     known = [n.id for n in loaded.config.notifiers]
     if notifier_id not in known:
         fail_config(

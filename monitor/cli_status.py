@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from monitor.cli_common import load, opened_store, print_table, run_async, table
+from monitor.cli_common import load_store_settings, opened_store, print_table, run_async, table
 from monitor.cli_options import config_option
 from monitor.config import Settings
 from monitor.pipeline import utc_now
@@ -28,8 +28,7 @@ SILENT_AFTER = timedelta(seconds=35)  # three missed heartbeats (every 10 s) and
 def status(config_path: Path | None, cluster: bool, as_json: bool) -> None:
     """Feeds by status, deliveries by state, alerts; with --cluster, each replica's id, host,
     last heartbeat and the leases it holds."""
-    loaded = load(config_path, logs=False)
-    report = run_async(_report(loaded.settings, cluster))
+    report = run_async(_report(load_store_settings(logs=False), cluster))
     if as_json:
         click.echo(json.dumps(report, indent=2))
         return

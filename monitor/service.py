@@ -370,8 +370,9 @@ class Service:
         async with self._reload_lock:
             try:
                 source = None if self.config.embedded else self.config.source
-                config = load_config(self.settings, source)
-                matcher = compile_matcher(config)
+                # In a thread: the files are read and a large rule set takes a while to compile.
+                config = await asyncio.to_thread(load_config, self.settings, source)
+                matcher = await asyncio.to_thread(compile_matcher, config)
                 delivery = self._new_delivery(config)
             except ConfigError as exc:
                 errors = exc.errors if isinstance(exc, ConfigErrors) else (exc,)

@@ -3,6 +3,7 @@ options and delivery policy a valid notifier becomes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -166,8 +167,17 @@ ERROR_CASES = [
     ),
     case(
         "every-seconds-too-short",
-        ["type: console", "mode: digest", "every: 59"],
-        (8, ".every", "59 is too short: a digest is sent at most once a minute (use 1m or more)"),
+        ["type: console", "mode: digest", "every: 59s"],
+        (
+            8,
+            ".every",
+            '"59s" is too short: a digest is sent at most once a minute (use 1m or more)',
+        ),
+    ),
+    case(
+        "every-without-unit",
+        ["type: console", "mode: digest", "every: 90"],
+        (8, ".every", "90 has no unit: write 90s, 90m, 90h or 90d (e.g. 10m, 30s)"),
     ),
     case(
         "every-not-a-duration",
@@ -412,8 +422,8 @@ ERROR_CASES = [
     ),
     case(
         "timeout-seconds-too-long",
-        [*HOOK, "timeout: 301"],
-        (8, ".timeout", "301 is too long: a webhook timeout must be at most 5m"),
+        [*HOOK, "timeout: 301s"],
+        (8, ".timeout", '"301s" is too long: a webhook timeout must be at most 5m'),
     ),
     case(
         "timeout-zero",
@@ -490,6 +500,24 @@ ERROR_CASES = [
         "file-path-is-a-folder",
         ["type: file", "path: sub"],
         (7, ".path", '"sub" is a folder: give a file to append to ({tmp}/sub)'),
+    ),
+    case(
+        "file-folder-missing",
+        ["type: file", "path: nowhere/alerts.jsonl"],
+        (
+            7,
+            ".path",
+            '"nowhere/alerts.jsonl": the folder {tmp}/nowhere does not exist: create it',
+        ),
+    ),
+    case(
+        "file-folder-is-a-file",
+        ["type: file", "path: alert.j2/alerts.jsonl"],
+        (
+            7,
+            ".path",
+            '"alert.j2/alerts.jsonl": the folder {tmp}/alert.j2 does not exist: create it',
+        ),
     ),
     case(
         "file-path-empty",
@@ -653,12 +681,13 @@ def test_email_defaults(load: Load, folder: Path) -> None:
     [
         ("alerts.jsonl", "{tmp}/alerts.jsonl"),
         ("sub/alerts.jsonl", "{tmp}/sub/alerts.jsonl"),
-        ("/var/log/alerts.jsonl", "/var/log/alerts.jsonl"),
+        ("{tmp}/sub/log.jsonl", "{tmp}/sub/log.jsonl"),
     ],
     ids=["relative", "relative-in-folder", "absolute"],
 )
 def test_file_options(load: Load, folder: Path, written: str, expected: str) -> None:
-    notifier = only_notifier(load(entry("type: file", f"path: {written}")))
+    path = written.replace("{tmp}", str(folder))
+    notifier = only_notifier(load(entry("type: file", f"path: {path}")))
 
     options = notifier_options(notifier, folder)
 
@@ -680,7 +709,7 @@ def test_console_options(load: Load, folder: Path) -> None:
         (("max_per_hour: ${CAP}",), DeliveryPolicy(max_per_hour=30)),
         (("mode: digest", "every: 1h"), DeliveryPolicy("digest", every=timedelta(hours=1))),
         (("mode: digest", "every: 1m"), DeliveryPolicy("digest", every=timedelta(minutes=1))),
-        (("mode: digest", "every: 90"), DeliveryPolicy("digest", every=timedelta(seconds=90))),
+        (("mode: digest", "every: 90s"), DeliveryPolicy("digest", every=timedelta(seconds=90))),
         (("mode: digest", "every: ${EVERY}"), DeliveryPolicy("digest", every=timedelta(days=1))),
         (
             ("mode: digest", "cron: '0 8 * * mon-fri'"),
@@ -799,3 +828,16 @@ def test_errors_never_show_a_secret(
     assert all(line.startswith("monitor.yaml:") for line in found)
     secret = "1234567890" if "1234567890" in "".join(lines) else SECRET
     assert secret not in "\n".join(found)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
+def test_a_file_notifier_in_a_folder_it_cannot_write_is_an_error(
+    errors_of: Errors, folder: Path
+) -> None:
+    locked = folder / "locked"
+    locked.mkdir(mode=0o555)
+
+    assert errors_of(entry("type: file", "path: locked/a.jsonl")) == [
+        f'monitor.yaml:7: notifiers[0].path: "locked/a.jsonl": {locked} is not writable by '
+        "this user"
+    ]

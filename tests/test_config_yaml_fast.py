@@ -104,8 +104,11 @@ def test_both_parsers_give_the_same_answer(text: str, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("question-mark-in-flow", "invalid YAML: expected ',' or ']', but got '?'"),
-        ("tab-in-flow", "indent with spaces, not tabs"),
+        (
+            "question-mark-in-flow",
+            'invalid YAML: the list that starts on line 3 is not closed with "]", or a value',
+        ),
+        ("tab-in-flow", "a tab character cannot indent YAML; use spaces"),
         ("unclosed-flow", "invalid YAML:"),
     ],
 )

@@ -463,6 +463,7 @@ async def test_the_file_notifier_appends_one_json_payload_per_line(
     from monitor.notify.file import FileNotifier
 
     path = tmp_path / "out" / "alerts.jsonl"
+    path.parent.mkdir()  # the notifier makes no folder: check requires it to exist
     alert_ids = await setup.alerts(3, plan_for("file"))
     worker = setup.worker([FileNotifier("file", FileOptions(path))])
 

@@ -294,8 +294,8 @@ ERROR_CASES = {
     "YAML syntax error": (
         {"rules/a.yaml": "rules:\n  - id: r\n    keywords: {any: [peace]\n"},
         [
-            f"{A}:4: invalid YAML: expected ',' or '}}', but got '<stream end>' "
-            "(while parsing a flow mapping on line 3)"
+            f'{A}:4: invalid YAML: the mapping that starts on line 3 is not closed with "}}", '
+            "or a value in it needs quotes"
         ],
     ),
 }

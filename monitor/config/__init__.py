@@ -19,9 +19,15 @@ from pathlib import Path
 from dotenv import dotenv_values
 
 from monitor.config.defaults import embedded_config_path
-from monitor.config.files import load_yaml
+from monitor.config.files import Located, load_yaml
 from monitor.config.rules import display_path, load_rules
-from monitor.config.schema import FeedConfig, MonitorConfig, NotifierConfig, build_config
+from monitor.config.schema import (
+    FeedConfig,
+    MonitorConfig,
+    NotifierConfig,
+    build_config,
+    declared_entries,
+)
 from monitor.config.settings import Settings, load_settings
 from monitor.errors import ConfigError, ConfigErrors
 
@@ -55,6 +61,7 @@ def load_config(
     path: Path | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    rules: bool = True,
 ) -> MonitorConfig:
     """Read and validate monitor.yaml: `path` if given, else the one `resolve_config_path` names,
     else the embedded default. `${VAR}` is read from `environ`, by default the environment and
@@ -63,7 +70,8 @@ def load_config(
     The rule files it names are loaded into `config.rules`, checked against its feeds and
     notifiers. A path that was asked for but does not exist is an error, never a fallback.
     Raises ConfigErrors with every problem found: monitor.yaml first, then each rule file in
-    turn, each by line.
+    turn, each by line. With `rules=False` the rule files are not read (nor checked): for the
+    commands that need only the feeds.
     """
     path = path if path is not None else resolve_config_path(settings)
     embedded = path is None
@@ -79,35 +87,35 @@ def load_config(
         default_interval=settings.default_interval,
         default_max_interval=settings.max_interval,
     )
-    feeds = {feed.id: feed.tags for feed in config.feeds}
-    notifiers = [notifier.id for notifier in config.notifiers]
-    rules = load_rules(
-        config.rule_files, errors, feeds=feeds, notifiers=notifiers, environ=variables
-    )
-    errors += _missing_smtp(settings, config)
+    # Entries with an error still count as declared: a rule naming one is not at fault.
+    feeds: dict[str, tuple[str, ...]] = dict.fromkeys(declared_entries(root, "feeds"), ())
+    feeds |= {feed.id: feed.tags for feed in config.feeds}
+    notifiers = list(declared_entries(root, "notifiers"))
+    files = config.rule_files if rules else ()
+    rule_set = load_rules(files, errors, feeds=feeds, notifiers=notifiers, environ=variables)
+    errors += _missing_smtp(settings, config, declared_entries(root, "notifiers"))
     if errors:
-        files = [str(source), *(display_path(path) for path in config.rule_files)]
-        raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, files)))
-    return dataclasses.replace(config, rules=rules)
+        order = [str(source), *(display_path(path) for path in config.rule_files)]
+        raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, order)))
+    return dataclasses.replace(config, rules=rule_set)
 
 
-def _missing_smtp(settings: Settings, config: MonitorConfig) -> list[ConfigError]:
-    """Email notifiers need MONITOR_SMTP_HOST and MONITOR_SMTP_FROM."""
-    emails = [n.id for n in config.notifiers if n.type == "email"]
+def _missing_smtp(
+    settings: Settings, config: MonitorConfig, entries: Mapping[str, Located]
+) -> list[ConfigError]:
+    """Email notifiers need MONITOR_SMTP_HOST and MONITOR_SMTP_FROM: one error at each."""
     missing = [
         name
         for name, value in (("HOST", settings.smtp_host), ("FROM", settings.smtp_from))
         if not value
     ]
-    if not emails or not missing:
+    if not missing:
         return []
     variables = " and ".join(f"MONITOR_SMTP_{name}" for name in missing)
     return [
-        ConfigError(
-            f"email notifier{'s' if len(emails) > 1 else ''} {', '.join(emails)} "
-            f"need{'' if len(emails) > 1 else 's'} {variables} to be set",
-            path=str(config.source) if config.source is not None else None,
-        )
+        entries[n.id].error(f"email notifier {n.id} needs {variables} to be set")
+        for n in config.notifiers
+        if n.type == "email"
     ]
 
 

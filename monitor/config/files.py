@@ -36,6 +36,11 @@ _STR_TAG = "tag:yaml.org,2002:str"
 # text otherwise, and counts lines differently around the Unicode line breaks (NEL, LS, PS). A
 # document with any of these characters, or one that libyaml rejects, is read by the pure-Python
 # parser, so that what is accepted, every value and line, and every message stay the same.
+# An alias copies its anchor's whole value, so a few hundred bytes of nested aliases can stand for
+# billions of values ("billion laughs"). The values copied through aliases are counted and a file
+# that goes beyond either limit is refused; what a file writes out itself is bounded by its size.
+MAX_ALIASES = 10_000
+MAX_ALIASED_VALUES = 100_000
 _FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 _FAST_LOADER_DIFFERS = re.compile("[\t?!\x85\u2028\u2029\ufeff]|[|>][-+0-9]*#")
 
@@ -205,15 +210,62 @@ def _syntax_error(exc: yaml.YAMLError, source: str, text: str) -> ConfigError:
         return ConfigError(f"invalid YAML: {exc}", path=source)
     mark = exc.problem_mark or exc.context_mark
     line = mark.line + 1 if mark else None
-    message = f"invalid YAML: {exc.problem or exc.context}"
-    if exc.context and exc.problem and exc.context_mark is not None:
-        message += f" ({exc.context} on line {exc.context_mark.line + 1})"
-    if "\\t" in message:
-        message += "; indent with spaces, not tabs"
-    elif "'{'" in message and "${" in _line_text(text, line):
+    start = exc.context_mark.line + 1 if exc.context_mark is not None else None
+    plain = _plain_problem(exc.problem or "", exc.context or "", start, _line_text(text, line))
+    if plain is not None:
+        message, line = plain[0], plain[1] or line
+    else:
+        message = str(exc.problem or exc.context)
+        if exc.context and exc.problem and start is not None:
+            message += f" ({exc.context} on line {start})"
+    return ConfigError(f"invalid YAML: {message}", path=source, line=line)
+
+
+_INDENTATION = "this line's indentation does not match the lines above"
+_UNCLOSED = (
+    'the {what} that starts on line {start} is not closed with "{end}", or a value in it '
+    "needs quotes"
+)
+# PyYAML's "problem\ncontext" -> the message in plain words, and whether to report it at the
+# line where the construct started (its context) rather than where PyYAML gave up.
+_PLAIN: tuple[tuple[re.Pattern[str], str, bool], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), message, at_start)
+    for pattern, message, at_start in (
+        (r"found character '\\t' that cannot start",
+         "a tab character cannot indent YAML; use spaces", False),
+        (r"found character '(?P<char>.+)' that cannot start any token",
+         '"{char}" cannot start a value: put the value in quotes', False),
+        (r"found unexpected end of stream\nwhile scanning a quoted scalar",
+         "an unclosed quote that started at line {start}", True),
+        (r"expected <block end>", _INDENTATION, False),
+        (r"mapping values are not allowed here",
+         'a ":" in a value needs quotes (title: "Note: this"), or ' + _INDENTATION, False),
+        (r"could not find expected ':'",
+         'a key needs a ":" after it, or a value over several lines needs quotes', True),
+        (r"found undefined alias '(?P<name>.+)'",
+         'the alias "*{name}" names no anchor: write "&{name}" on a value before it', False),
+        (r"found duplicate anchor", "an anchor (&name) is defined twice: give each its own name",
+         False),
+        (r"expected ',' or '\]'.*\nwhile parsing a flow sequence",
+         _UNCLOSED.replace("{what}", "list").replace("{end}", "]"), False),
+        (r"expected ',' or '\}'.*\nwhile parsing a flow mapping",
+         _UNCLOSED.replace("{what}", "mapping").replace("{end}", "}}"), False),
+    )
+)  # fmt: skip
+
+
+def _plain_problem(
+    problem: str, context: str, start: int | None, line_text: str
+) -> tuple[str, int | None] | None:
+    """PyYAML's problem in plain words, and the line to report it at (None: where PyYAML
+    found it); None when there is no plainer way to say it."""
+    if "flow" in context and problem.startswith("expected ','") and "${" in line_text:
         # In [a, b] and {k: v}, `{` is syntax: `[${TAG}]` must be written `["${TAG}"]`.
-        message += '; inside [...] or {...}, quote a value that uses ${VAR}: "${VAR}"'
-    return ConfigError(message, path=source, line=line)
+        return 'inside [...] or {...}, quote a value that uses ${VAR}: "${VAR}"', None
+    for pattern, message, at_start in _PLAIN:
+        if found := pattern.match(f"{problem}\n{context}"):
+            return message.format(start=start, **found.groupdict()), start if at_start else None
+    return None
 
 
 def _line_text(text: str, line: int | None) -> str:
@@ -229,24 +281,60 @@ class _Builder:
     source: str
     environ: Mapping[str, str]
     errors: list[ConfigError]
+    built: set[int] = dataclasses.field(default_factory=set)  # nodes met once already
+    aliases: int = 0
+    aliased_values: int = 0
+    # Where the latest alias was used: its own node is the anchor's, which knows only its line.
+    alias_use: tuple[int, str] = (1, "")
+    written_line: int = 1  # the line of the latest value not copied by an alias
 
-    def build(self, node: yaml.Node, field: str, parents: frozenset[int]) -> Located:
+    def build(
+        self, node: yaml.Node, field: str, parents: frozenset[int], *, copying: bool = False
+    ) -> Located:
         line = node.start_mark.line + 1
         if id(node) in parents:
             self._report("an alias refers to itself (recursive YAML)", line, field)
             return Located(None, self.source, line, field, unresolved=True)
         parents = parents | {id(node)}
+        again = id(node) in self.built  # an alias, or a value inside one: a copy
+        if again:
+            self._count_copy(field, alias=not copying)
+        else:
+            self.built.add(id(node))
+            self.written_line = line
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, field, parents)
+            return self._mapping(node, field, parents, copying=again)
         if isinstance(node, yaml.SequenceNode):
             items = tuple(
-                self.build(item, f"{field}[{i}]", parents) for i, item in enumerate(node.value)
+                self.build(item, f"{field}[{i}]", parents, copying=again)
+                for i, item in enumerate(node.value)
             )
             return Located(items, self.source, line, field)
         assert isinstance(node, yaml.ScalarNode)
         return self._scalar(node, field)
 
-    def _mapping(self, node: yaml.MappingNode, field: str, parents: frozenset[int]) -> Located:
+    def _count_copy(self, field: str, *, alias: bool) -> None:
+        """Counts a value copied by an alias; raises ConfigErrors past either limit."""
+        if alias:
+            self.aliases += 1
+            self.alias_use = (self.written_line, field)
+        self.aliased_values += 1
+        if self.aliases > MAX_ALIASES:
+            problem = f"more than {MAX_ALIASES} aliases (*name)"
+        elif self.aliased_values > MAX_ALIASED_VALUES:
+            problem = f"aliases (*name) that expand to more than {MAX_ALIASED_VALUES} values"
+        else:
+            return
+        message = (
+            f"the file uses {problem}: refused, as a YAML alias bomb would be; "
+            "write the values out instead"
+        )
+        line, where = self.alias_use
+        raise ConfigErrors([ConfigError(message, path=self.source, line=line, field=where or None)])
+
+    def _mapping(
+        self, node: yaml.MappingNode, field: str, parents: frozenset[int], *, copying: bool
+    ) -> Located:
         values: dict[str, Located] = {}
         key_lines: dict[str, int] = {}
         merged: dict[str, Located] = {}
@@ -258,13 +346,15 @@ class _Builder:
             key = str(key_node.value)
             child = f"{field}.{key}" if field else key
             if key == _MERGE_KEY and key_node.tag == "tag:yaml.org,2002:merge":
-                merged.update(self._merge(value_node, field, parents))
+                merged.update(self._merge(value_node, field, parents, copying=copying))
                 continue
+            if not copying:
+                self.written_line = key_line
             if key in key_lines:
                 first = key_lines[key]
                 self._report(f'duplicate key "{key}" (first on line {first})', key_line, field)
             key_lines[key] = key_line
-            values[key] = self.build(value_node, child, parents)
+            values[key] = self.build(value_node, child, parents, copying=copying)
         # `<<: *defaults` fills only the keys the mapping does not set itself.
         for key, value in merged.items():
             if key not in values:
@@ -273,11 +363,11 @@ class _Builder:
         return Located(values, self.source, node.start_mark.line + 1, field, key_lines)
 
     def _merge(
-        self, node: yaml.Node, field: str, parents: frozenset[int]
+        self, node: yaml.Node, field: str, parents: frozenset[int], *, copying: bool
     ) -> Iterator[tuple[str, Located]]:
         sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
         for anchor in reversed(sources):  # earlier ones win, as in YAML's merge key spec
-            built = self.build(anchor, field, parents)
+            built = self.build(anchor, field, parents, copying=copying)
             if built.mapping is None:
                 self._report("<< must name a mapping (or a list of them)", built.line, field)
                 continue

@@ -7,6 +7,7 @@ objects of `monitor.notify.base` (parsing values already checked, so they cannot
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from datetime import timedelta
@@ -153,6 +154,15 @@ class NotifierChecker(Checker):
         elif kind == "file" and (path := fields.get("path")) is not None:
             self._file_path(path, base_dir)
         return len(self.errors) == before and not any(v.unresolved for v in fields.values())
+
+    def unknown_notifier_keys(self, node: Located, fields: Mapping[str, Located]) -> None:
+        """Reports the keys no notifier type takes (for an entry whose type is missing or bad)."""
+        options = (key for keys in NOTIFIER_OPTIONS.values() for key in keys)
+        allowed = tuple(dict.fromkeys((*NOTIFIER_KEYS, *DELIVERY_OPTIONS, *options)))
+        for key in fields:
+            if key not in allowed:
+                hint = suggestion(key, allowed) or f": expected {one_of(allowed)}"
+                self.report(node, f'unknown key "{key}"{hint}', key=key)
 
     def _known_keys(self, node: Located, kind: str, fields: Mapping[str, Located]) -> None:
         allowed = (*NOTIFIER_KEYS, *DELIVERY_OPTIONS, *NOTIFIER_OPTIONS[kind])
@@ -353,9 +363,21 @@ class NotifierChecker(Checker):
                 self.report(item, f"{item.shown()} is not an email address")
 
     def _file_path(self, node: Located, base_dir: Path) -> None:
+        """A file to append to, in a folder that exists and this process may write in: the
+        notifier never creates folders (a root `notify-test` would make them root's)."""
         written = self.string(node)
-        if written is not None and (path := resolve_path(written, base_dir)).is_dir():
+        if written is None:
+            return
+        path = resolve_path(written, base_dir)
+        if path.is_dir():
             self.report(node, f"{node.shown()} is a folder: give a file to append to ({path})")
+        elif not path.parent.is_dir():
+            self.report(node, f"{node.shown()}: the folder {path.parent} does not exist: create it")
+        elif not os.access(path.parent, os.W_OK | os.X_OK) or (
+            path.exists() and not os.access(path, os.W_OK)
+        ):
+            where = path if path.exists() else path.parent
+            self.report(node, f"{node.shown()}: {where} is not writable by this user")
 
     # -- numbers and durations -------------------------------------------------------------
 

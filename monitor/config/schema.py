@@ -46,6 +46,7 @@ __all__ = [
     "MonitorConfig",
     "NotifierConfig",
     "build_config",
+    "declared_entries",
     "freeze",
     "id_problem",
     "url_problem",
@@ -238,6 +239,20 @@ def _distinct_files(paths: Iterable[Path]) -> tuple[Path, ...]:
     return tuple(first.values())
 
 
+def declared_entries(root: Located, section: str) -> dict[str, Located]:
+    """The entries of a `feeds:` or `notifiers:` list by the id each claims, valid or not (the
+    first one of an id), so that a reference to an entry with an error is not also unknown."""
+    top = root.mapping or {}
+    node = top.get(section)
+    items = node.sequence or () if node is not None else ()
+    entries: dict[str, Located] = {}
+    for item in items:
+        claimed = item.mapping.get("id") if item.mapping is not None else None
+        if claimed is not None and isinstance(claimed.value, str):
+            entries.setdefault(claimed.value, item)
+    return entries
+
+
 class _ConfigChecker(NotifierChecker):
     """The monitor.yaml sections: feeds, rule paths, notifiers and ops_notify."""
 
@@ -344,6 +359,8 @@ class _ConfigChecker(NotifierChecker):
         notifier_id = self.identifier(fields.get("id"))
         kind = self.choice(fields.get("type"), NOTIFIER_TYPES, "notifier type")
         if kind is None:
+            # Without a type, its keys are still named: `tpye:` is the likely cause.
+            self.unknown_notifier_keys(node, fields)
             return None
         if not self.notifier_options_valid(node, kind, fields, base_dir) or notifier_id is None:
             return None

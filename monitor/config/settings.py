@@ -5,6 +5,7 @@ Also owns `parse_duration`, the duration syntax (`30s`, `5m`, `1h30m`, `1d`) tha
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
 from datetime import timedelta
@@ -97,6 +98,27 @@ def normalize_database_url(url: str) -> str:
             "in the user name and password"
         ) from None
     return normalized
+
+
+# The driver each store URL needs, and the package extra that installs it.
+_DRIVERS = {"postgresql+asyncpg": ("asyncpg", "PostgreSQL", "feed-monitor[postgres]")}
+
+
+def database_driver_problem(url: str) -> ConfigError | None:
+    """An error naming the extra to install when the driver of the store at `url` (a normalized
+    URL) cannot be imported, as after a plain `pip install .` with a PostgreSQL URL."""
+    scheme = url.partition("://")[0]
+    if scheme not in _DRIVERS:
+        return None
+    module, database, extra = _DRIVERS[scheme]
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return ConfigError(
+            f"{env_name('database_url')} is a {database} URL, but its driver {module} is not "
+            f"installed: pip install '{extra}'"
+        )
+    return None
 
 
 def parse_host_port(text: str) -> tuple[str, int]:

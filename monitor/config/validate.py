@@ -26,6 +26,7 @@ ID_MAX = 64
 _ID = re.compile(r"[a-z0-9_-]+")
 _ID_RULE = f'use lower-case letters, digits, "-" and "_" (at most {ID_MAX} characters)'
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*", re.ASCII)
+_WHOLE_NUMBER = re.compile(r"\s*[0-9]+\s*", re.ASCII)
 REGEX_PREFIX = "re:"
 PREFIX_MIN_LETTERS = 3  # before `*`: "a*" would match a third of all words
 
@@ -120,6 +121,15 @@ def id_nodes(items: Iterable[Located]) -> list[Located]:
     return [node for node in ids if node is not None and isinstance(node.value, str)]
 
 
+def _is_bare_number(value: object) -> bool:
+    """A whole number, 0 or more, written without a unit (`10`, `"10"`)."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value >= 0
+    return isinstance(value, str) and bool(_WHOLE_NUMBER.fullmatch(value))
+
+
 @dataclass(slots=True)
 class Checker:
     """Reads values out of `Located` nodes. A getter given None (the key is absent) or an
@@ -202,17 +212,24 @@ class Checker:
         return value
 
     def duration(self, node: Located, default: timedelta) -> timedelta | None:
-        """A duration string (`10m`) or a whole number of seconds; null means `default`."""
+        """A duration with its unit (`30s`, `10m`, `1h30m`); null means `default`. A bare number
+        is refused: `interval: 10` reads as ten minutes to many, ten seconds to the parser."""
         value = node.value
         if node.unresolved:
             return None
         if value is None:
             return default
+        if _is_bare_number(value):
+            number = str(value).strip()
+            self.report(
+                node,
+                f"{node.shown()} has no unit: write {number}s, {number}m, {number}h or "
+                f"{number}d (e.g. 10m, 30s)",
+            )
+            return None
         try:
             if isinstance(value, str):
                 return parse_duration(value)
-            if isinstance(value, int) and not isinstance(value, bool):
-                return parse_duration(str(value))
         except ValueError as exc:
             # An expanded ${VAR} is named, not repeated: parse_duration's message holds the value.
             shown = f"{node.shown()} is not a duration: {DURATION_HINT}"

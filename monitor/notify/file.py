@@ -45,6 +45,7 @@ class FileNotifier:
 
 
 def _append(path: Path, line: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    # No mkdir: `monitor check` requires the folder, and a folder made here by a root
+    # `notify-test` would be root's, unwritable by the daemon.
     with path.open("a", encoding="utf-8") as stream:
         stream.write(line)
