@@ -112,7 +112,10 @@ def _describe(config: MonitorConfig) -> str:
             f"embedded default: {len(config.feeds)} world-news feeds, the example rules, "
             f"alerts on the console"
         )
-    return f"config {config.source}: {len(config.feeds)} feeds, {len(config.rule_files)} rule files"
+    from monitor.cli_common import counted
+
+    feeds, files = counted(len(config.feeds), "feed"), counted(len(config.rule_files), "rule file")
+    return f"config {config.source}: {feeds}, {files}"
 
 
 async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
@@ -192,14 +195,17 @@ def once(config_path: Path | None) -> None:
 @config_option
 def check(config_path: Path | None) -> None:
     """Validate settings, monitor.yaml, rules and environment variables."""
-    from monitor.cli_common import load
+    from monitor.cli_common import counted, load
 
     config = load(config_path, logs=False).config
     source = "embedded default" if config.embedded else str(config.source)
+    for warning in config.warnings:
+        click.echo(f"warning: {warning}")
     click.echo(
-        f"{source}: ok: {len(config.feeds)} feeds, {len(config.notifiers)} notifiers, "
-        f"{len(config.rules.rules)} rules and {len(config.rules.actors)} actors "
-        f"in {len(config.rule_files)} rule files"
+        f"{source}: ok: {counted(len(config.feeds), 'feed')}, "
+        f"{counted(len(config.notifiers), 'notifier')}, {counted(len(config.rules.rules), 'rule')} "
+        f"and {counted(len(config.rules.actors), 'actor')} "
+        f"in {counted(len(config.rule_files), 'rule file')}"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
@@ -72,6 +73,9 @@ def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> 
             raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
         if driver is not None:
             raise ConfigErrors([driver])
+        if logs:
+            for warning in config.warnings:
+                logging.getLogger("monitor").warning("%s", warning)
         return Loaded(settings, config, compile_rules(config.rules))
     except ConfigError as exc:
         fail_config(exc)
@@ -170,3 +174,8 @@ def print_table(grid: Table) -> None:
 
     # Off a terminal (a pipe, a file) nothing limits the width: keep one row per line.
     Console(width=None if sys.stdout.isatty() else 1000).print(grid)
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 feed`, `3 feeds`, `0 feeds`."""
+    return f"{n} {noun if n == 1 else noun + 's'}"

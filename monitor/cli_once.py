@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from monitor.cli_common import printable
+from monitor.cli_common import counted, printable
 from monitor.models import PollOutcome, PollStatus
 
 if TYPE_CHECKING:
@@ -31,11 +31,6 @@ _DELIVERY_WORDS = {  # in this order
     "suppressed": "suppressed (silenced, or a repeat within realert)",
     "dead": "dead (monitor deliveries list --state dead)",
 }
-
-
-def counted(n: int, noun: str) -> str:
-    """`1 feed`, `3 feeds`, `0 feeds`."""
-    return f"{n} {noun if n == 1 else noun + 's'}"
 
 
 def summary_lines(tally: PollTally) -> list[str]:

@@ -382,6 +382,8 @@ class Service:
                 if self.metrics is not None:
                     self.metrics.observe_reload(ok=False, at=self._clock())
                 return False
+            for warning in config.warnings:
+                log.warning("%s", warning)
             report = await self.store.sync_feeds(config.feeds, now=self._clock())
             old, self._delivery = self._delivery, delivery
             delivery.start(self._scheduler)

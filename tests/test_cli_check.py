@@ -58,7 +58,7 @@ def test_config_is_taken_before_or_after_the_command(
     result = CliRunner().invoke(cli.main, given)
 
     assert result.exit_code == 0, result.output
-    assert f"{config}: ok: 1 feeds" in result.output
+    assert f"{config}: ok: 1 feed," in result.output
 
 
 def test_the_config_after_the_command_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -178,7 +178,7 @@ async def test_check_with_asyncpg_installed_accepts_a_postgres_url(tmp_path: Pat
     code, out, err = await monitor("check", cwd=tmp_path, env=env)
 
     assert code == 0, err
-    assert "ok: 1 feeds" in out
+    assert "ok: 1 feed," in out
 
 
 # ---- read-only commands on a broken configuration ------------------------------------------
@@ -243,3 +243,35 @@ async def test_notify_test_refuses_a_file_notifier_whose_folder_is_missing(tmp_p
     where = 'monitor.yaml:7: notifiers[0].path: "out/alerts.jsonl"'
     assert f"{where}: the folder {tmp_path}/out does not exist: create it" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_feeds_with_the_same_url_are_a_warning_naming_both_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "monitor.yaml").write_text(
+        "feeds:\n"
+        "  - id: a\n    url: https://Example.org/a.xml\n"
+        "  - id: b\n    url: https://example.org/b.xml\n"
+        "  - id: c\n    url: https://example.org/a.xml/\n"
+    )
+
+    result = CliRunner().invoke(cli.main, ["check"])
+
+    assert result.exit_code == 0, result.output  # a warning, not an error
+    assert (
+        "warning: monitor.yaml:6: feeds[2]: feed c has the same URL as feed a (line 2): "
+        "both are polled; remove one"
+    ) in result.output
+    assert "feed b" not in result.output
+    assert "ok: 3 feeds," in result.output
+
+
+async def test_once_logs_the_same_url_warning(tmp_path: Path, feed_server: FeedServer) -> None:
+    url = feed_server.serve("/a.xml", Document.of(rss(("1", "One", "x"))))
+    (tmp_path / "monitor.yaml").write_text(
+        f"feeds:\n  - id: a\n    url: {url}\n  - id: again\n    url: {url}\n"
+    )
+    code, _, err = await monitor("once", cwd=tmp_path)
+    assert code == 0, err
+    assert "WARNING" in err and "feed again has the same URL as feed a (line 2)" in err

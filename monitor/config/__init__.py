@@ -15,6 +15,7 @@ import os
 from collections import ChainMap
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from dotenv import dotenv_values
 
@@ -97,7 +98,39 @@ def load_config(
     if errors:
         order = [str(source), *(display_path(path) for path in config.rule_files)]
         raise ConfigErrors(sorted(errors, key=lambda e: _error_order(e, order)))
-    return dataclasses.replace(config, rules=rule_set)
+    warnings = _duplicate_urls(config, declared_entries(root, "feeds"))
+    return dataclasses.replace(config, rules=rule_set, warnings=warnings)
+
+
+def _duplicate_urls(
+    config: MonitorConfig, entries: Mapping[str, Located]
+) -> tuple[ConfigError, ...]:
+    """A warning at each feed whose URL an earlier feed already has: both are polled, and an
+    article of the two alerts once, so one of them is most likely a copy left behind."""
+    first: dict[str, str] = {}
+    warnings = []
+    for feed in config.feeds:
+        same = _comparable_url(feed.url)
+        if same not in first:
+            first[same] = feed.id
+            continue
+        earlier = entries[first[same]]
+        where = f"line {earlier.line}" if earlier.line else "above"
+        warnings.append(
+            entries[feed.id].error(
+                f"feed {feed.id} has the same URL as feed {first[same]} ({where}): "
+                "both are polled; remove one"
+            )
+        )
+    return tuple(warnings)
+
+
+def _comparable_url(url: str) -> str:
+    """`url` with what does not change the resource folded: scheme and host case, a trailing
+    slash."""
+    parts = urlsplit(url.strip())
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
 def _missing_smtp(

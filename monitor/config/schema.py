@@ -139,6 +139,8 @@ class MonitorConfig:
     notifiers: tuple[NotifierConfig, ...] = ()
     ops_notify: tuple[str, ...] = ()
     rules: RuleSet = field(default_factory=RuleSet)
+    # Not errors: what `check` prints as warnings and `run` logs (feeds with the same URL).
+    warnings: tuple[ConfigError, ...] = ()
     _feeds: Mapping[str, FeedConfig] = field(init=False, repr=False, compare=False, hash=False)
     _notifiers: Mapping[str, NotifierConfig] = field(
         init=False, repr=False, compare=False, hash=False
