@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +26,8 @@ from monitor.config.settings import parse_duration
 from monitor.config.validate import suggestion
 from monitor.delivery import build_notifiers
 from monitor.errors import ConfigError, DeliveryError
-from monitor.models import ActorHit, Alert, DeliveryState, DeliveryStatus, RuleMatch, TermHit
-from monitor.notify.messages import AlertMessage, ArticleInfo, FeedInfo
+from monitor.models import Alert, DeliveryState, DeliveryStatus
+from monitor.notify.sample import sample_alert
 from monitor.notify.webhook import create_webhook_client
 from monitor.pipeline import utc_now
 from monitor.views import alert_json, iso
@@ -279,39 +278,6 @@ async def _send_sample(settings: Settings, config: MonitorConfig, notifier_id: s
                 await each.aclose()
     finally:
         await client.aclose()
-
-
-def sample_alert() -> AlertMessage:
-    """A made-up alert, marked as a test everywhere it shows."""
-    now = datetime.now(UTC)
-    title = "Test alert from feed-monitor: Armenia and Azerbaijan sign a peace treaty"
-    match = RuleMatch(
-        rule_id="notify-test",
-        keywords=(TermHit("peace treaty", "title", title),),
-        actors=(
-            ActorHit("armenia", "Armenia", ("Armenia",)),
-            ActorHit("azerbaijan", "Azerbaijan", ("Azerbaijan",)),
-        ),
-        score=6.0,
-    )
-    article = ArticleInfo(
-        key="notify-test",
-        title=title,
-        url="https://example.org/feed-monitor/notify-test",
-        published=now,
-        summary="This is a test message sent by `monitor notify-test`. No action is needed.",
-        authors=("feed-monitor",),
-        feed=FeedInfo("notify-test", "feed-monitor test", "https://example.org/feed.xml"),
-    )
-    return AlertMessage(
-        delivery_id=f"test-{uuid.uuid4().hex}",
-        alert_id=f"test-{uuid.uuid4().hex}",
-        detected_at=now,
-        rule_id="notify-test",
-        rule_description="A test of the notifier's configuration",
-        article=article,
-        match=match,
-    )
 
 
 COMMANDS = (alerts, deliveries, silence, notify_test)

@@ -53,7 +53,7 @@ async def test_each_feed_is_one_line_at_100_columns(
     assert all(len(line) <= 100 for line in lines), lines
     by_id = {row.split()[0]: row for row in rows}
     assert "…" in by_id["deep"].split()[1]  # the URL cut, not folded onto the next line
-    assert re.search(r" \d+s ago +ok +0 +2 +in \d+m +- *$", by_id["deep"]), by_id["deep"]
+    assert re.search(r" (now|\d+s ago) +ok +0 +2 +in \d+m +- *$", by_id["deep"]), by_id["deep"]
     assert "connection refused" in by_id["down"]
     assert "HTTP 404" in by_id["gone"]
 

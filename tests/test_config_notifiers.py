@@ -4,7 +4,8 @@ options and delivery policy a valid notifier becomes."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -564,6 +565,46 @@ def test_every_error_of_every_notifier_is_reported_in_line_order(errors_of: Erro
     ]
 
 
+@pytest.mark.parametrize(
+    ("template", "reason"),
+    [
+        (
+            '{"rule": {{ alert.rule.id | tojson }},\n "t": {{ alert.article.titel | tojson }}}\n',
+            "'dict object' has no attribute 'titel'",
+        ),
+        ("{% set n = alert.score %}\n\n{{ n / 0 }}\n", "ZeroDivisionError: float division by zero"),
+        ("{{ headline }}\n", "'headline' is undefined"),
+    ],
+    ids=["misspelt-attribute", "failing-expression", "undefined-name"],
+)
+def test_a_webhook_template_that_fails_for_a_sample_alert_is_an_error_at_its_line(
+    errors_of: Errors, folder: Path, template: str, reason: str
+) -> None:
+    (folder / "broken.j2").write_text(template, encoding="utf-8")
+    line = template.count("\n")  # each template fails on its last line
+
+    lines = errors_of(entry(*HOOK, "format: template", "template: broken.j2"))
+
+    assert lines == [f"{folder / 'broken.j2'}:{line}: template error for a sample alert: {reason}"]
+
+
+def test_a_webhook_template_that_renders_for_a_sample_alert_loads(load: Load, folder: Path) -> None:
+    (folder / "ok.j2").write_text(
+        "{% if kind == 'alert' %}{{ alert.article.title | tojson }}{% endif %}", encoding="utf-8"
+    )
+    notifier = only_notifier(load(entry(*HOOK, "format: template", "template: ok.j2")))
+    assert notifier.id == "n"
+
+
+def test_a_subject_that_fails_for_a_sample_alert_is_an_error(errors_of: Errors) -> None:
+    text = entry("type: email", "to: [desk@example.org]", "subject: '{{ title.nmae }}'")
+
+    assert errors_of(text) == [
+        "monitor.yaml:8: notifiers[0].subject: subject template fails for a sample alert: "
+        "'str object' has no attribute 'nmae'"
+    ]
+
+
 # -- typed options ----------------------------------------------------------------------------
 
 
@@ -830,14 +871,32 @@ def test_errors_never_show_a_secret(
     assert secret not in "\n".join(found)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root may write in any folder")
-def test_a_file_notifier_in_a_folder_it_cannot_write_is_an_error(
-    errors_of: Errors, folder: Path
-) -> None:
+@pytest.fixture
+def unwritable_folder(folder: Path) -> Iterator[Path]:
+    """A folder this user cannot write in: mode 555, or for root (who may write in any folder)
+    a read-only tmpfs mounted there."""
     locked = folder / "locked"
     locked.mkdir(mode=0o555)
+    if os.geteuid() != 0:
+        yield locked
+        return
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(locked)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"root, and no read-only tmpfs to be had: {mounted.stderr.decode().strip()}")
+    try:
+        yield locked
+    finally:
+        subprocess.run(["umount", str(locked)], check=True)
 
+
+def test_a_file_notifier_in_a_folder_it_cannot_write_is_an_error(
+    errors_of: Errors, unwritable_folder: Path
+) -> None:
     assert errors_of(entry("type: file", "path: locked/a.jsonl")) == [
-        f'monitor.yaml:7: notifiers[0].path: "locked/a.jsonl": {locked} is not writable by '
-        "this user"
+        f'monitor.yaml:7: notifiers[0].path: "locked/a.jsonl": {unwritable_folder} is not '
+        "writable by this user"
     ]

@@ -314,10 +314,10 @@ class NotifierChecker(Checker):
         elif not path.is_file():
             self.report(node, f"{node.shown()} does not exist (looked for {path})")
         else:
-            from monitor.notify.formats import load_template
+            from monitor.notify.formats import check_template
 
             try:
-                load_template(path)  # a syntax error is named with the template's own line
+                check_template(path)  # an error is named with the template's own line
             except ConfigError as exc:
                 self.errors.append(exc)
 

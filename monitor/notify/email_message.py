@@ -27,6 +27,7 @@ from monitor.notify.messages import (
     iso_utc,
     link_url,
 )
+from monitor.notify.sample import sample_alert
 
 if TYPE_CHECKING:
     from monitor.notify.email import SmtpSettings
@@ -142,6 +143,14 @@ def check_subject_template(source: str) -> None:
             f"subject template: unknown name {', '.join(unknown)}: "
             f"use {', '.join(sorted(SUBJECT_NAMES))}"
         )
+    strict = SandboxedEnvironment(autoescape=False, undefined=jinja2.StrictUndefined)
+    try:  # once for a sample alert: `title.nmae` or `1 / 0` is found now, not at each send
+        strict.from_string(source).render(_subject_context(sample_alert()))
+    except Exception as exc:  # the template's own failure, whatever it is
+        reason = (
+            str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
+        )
+        raise ValueError(f"subject template fails for a sample alert: {reason}") from None
 
 
 def _template_context(message: Outgoing) -> tuple[str, dict[str, Any]]:

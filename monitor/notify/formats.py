@@ -25,6 +25,7 @@ from monitor.notify.messages import (
     alert_payload,
     iso_utc,
 )
+from monitor.notify.sample import sample_alert
 from monitor.notify.slack import slack_payload
 from monitor.notify.teams import teams_payload
 
@@ -108,7 +109,11 @@ def load_template(path: Path) -> jinja2.Template:
     except OSError as exc:
         raise ConfigError("cannot read the template", path=path) from exc
     environment = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-    environment.policies["json.dumps_kwargs"] = {"ensure_ascii": False, "sort_keys": False}
+    environment.policies["json.dumps_kwargs"] = {
+        "ensure_ascii": False,
+        "sort_keys": False,
+        "default": _undefined_in_json,
+    }
     try:
         code = environment.compile(source, name=path.name, filename=str(path))
     except jinja2.TemplateSyntaxError as exc:
@@ -116,6 +121,14 @@ def load_template(path: Path) -> jinja2.Template:
         message = f"template syntax error: {exc.message}"
         raise ConfigError(message, path=path, line=exc.lineno) from None
     return environment.template_class.from_code(environment, code, environment.make_globals(None))
+
+
+def _undefined_in_json(value: object) -> object:
+    """`tojson` of an undefined name raises what the name is (`'dict object' has no attribute
+    'titel'`), not json's "Object of type StrictUndefined is not JSON serializable"."""
+    if isinstance(value, jinja2.Undefined):
+        value._fail_with_undefined_error()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def template_context(message: Outgoing) -> dict[str, Any]:
@@ -138,10 +151,24 @@ def render_template(template: jinja2.Template, message: Outgoing) -> str:
         where = template.filename or template.name or "template"
         line = _template_line(exc.__traceback__, template.filename)
         location = where if line is None else f"{where}:{line}"
-        reason = (
-            str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
-        )
-        raise PermanentDeliveryError(f"{location}: template error: {reason}") from exc
+        raise PermanentDeliveryError(f"{location}: template error: {_reason(exc)}") from exc
+
+
+def check_template(path: Path) -> None:
+    """Load the template at `path` and render it once for a sample alert, so that an undefined
+    name or a failing expression is a ConfigError at the template's line when the configuration
+    loads, not a dead delivery at the first alert."""
+    template = load_template(path)
+    try:
+        template.render(template_context(sample_alert()))
+    except Exception as exc:  # as in render_template: any failure is the template's own
+        line = _template_line(exc.__traceback__, template.filename)
+        message = f"template error for a sample alert: {_reason(exc)}"
+        raise ConfigError(message, path=path, line=line) from None
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
 
 
 def _template_line(trace: TracebackType | None, filename: str | None) -> int | None:
