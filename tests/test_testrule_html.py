@@ -3,6 +3,7 @@ feeds the page advertises; and `monitor.parse.alternates`, which finds them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -147,3 +148,20 @@ def test_only_feed_alternates_in_the_head_count() -> None:
 )
 def test_looks_like_html(body: bytes, content_type: str | None, html: bool) -> None:
     assert looks_like_html(body, content_type) is html
+
+
+async def test_once_on_an_html_page_names_the_feeds_it_advertises(
+    feed_server: FeedServer, tmp_path: Path
+) -> None:
+    """The same reading as test-rule's: a site's home page given as a feed's URL fails that
+    feed with the links to try, in `once` and in `monitor feeds`."""
+    url = feed_server.serve("/news/index.html", Document.of(PAGE, content_type="text/html"))
+    (tmp_path / "monitor.yaml").write_text(f"feeds:\n  - id: home\n    url: {url}\n")
+    code, out, err = await monitor("once", cwd=tmp_path)
+    assert code == 1, err  # its only feed failed
+    base = feed_server.url("")
+    advertised = f"{base}/rss.xml, {base}/news/atom.xml, https://cdn.example.org/feed.json"
+    assert f"an HTML page, not a feed; it advertises: {advertised}" in out
+    code, out, err = await monitor("feeds", "--json", cwd=tmp_path)
+    [row] = json.loads(out)
+    assert row["last_error"].endswith(f"an HTML page, not a feed; it advertises: {advertised}")

@@ -18,6 +18,7 @@ import feedparser
 
 from monitor.errors import ParseError
 from monitor.models import Article, ParsedFeed
+from monitor.parse.alternates import advertised_feeds, looks_like_html
 from monitor.parse.caps import CAPS, capped_text, capped_url
 from monitor.parse.entities import ascii_compatible, refuse_entity_expansion
 from monitor.parse.normalize import (
@@ -29,6 +30,7 @@ from monitor.parse.normalize import (
     unique_by_key,
     unique_names,
 )
+from monitor.redact import redact_url  # a leaf, as for errors.py: the page's links may hold tokens
 
 XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
 CHARSET_PARAM = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.IGNORECASE)
@@ -74,8 +76,19 @@ def parse_syndication(
     entries: list[Any] = _get(result, "entries") or []
     warning = _warning(result)
     if not version and not entries:
-        raise ParseError(f"not a feed: {warning or 'no feed element'}", feed_id=feed_id, url=url)
+        raise ParseError(_not_a_feed(body, url, content_type, warning), feed_id=feed_id, url=url)
     return parsed_feed(result, version, entries, warning, feed_id=feed_id, url=link_base(url))
+
+
+def _not_a_feed(body: bytes, url: str, content_type: str | None, warning: str | None) -> str:
+    """Why the body is no feed: for an HTML page (a site's home page given as the feed's URL, or
+    an error page), the feeds it advertises, one of which is most likely what was meant."""
+    if not looks_like_html(body, content_type):
+        return f"not a feed: {warning or 'no feed element'}"
+    feeds = [redact_url(feed) for feed in advertised_feeds(body, url)]
+    if feeds:
+        return f"an HTML page, not a feed; it advertises: {', '.join(feeds)}"
+    return "an HTML page, not a feed, and it advertises none"
 
 
 def parsed_feed(
