@@ -1,7 +1,7 @@
 """The JSON shapes of feeds and alerts, shared by the CLI (`--json`) and the status server's API
-(DESIGN.md: feeds `id`, `url`, `status`, `articles`, `errors`, `last_poll`, `next_poll`; alerts
-`id`, `rule`, `article_key`, `url`, `detected_at`, `deliveries` [`notifier`, `state`,
-`attempts`]). Feed URLs are shown redacted (`monitor.redact`), as in the logs."""
+(the README's Commands table: feeds `id`, `url`, `status`, `articles`, `errors`, `last_poll`,
+`next_poll`; alerts `id`, `rule`, `article_key`, `url`, `detected_at`, `deliveries` [`notifier`,
+`state`, `attempts`]). Feed URLs are shown redacted (`monitor.redact`), as in the logs."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The `file` notifier: one JSON document per line, appended: the webhook's `json` payload (for
-an alert, exactly DESIGN.md's), or its digest and notice shapes."""
+an alert, exactly the README's "Webhook payload"), or its digest and notice shapes."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The request body of each webhook format (json, slack, discord, teams, template), per message.
 
-`json` is the contract of DESIGN.md. The chat formats (`slack.py`, `discord.py`, `teams.py`)
-follow each service's incoming-webhook shape and limits, and escape article text so that it can
+`json` is the contract (README, "Webhook payload"). The chat formats (`slack.py`, `discord.py`,
+`teams.py`) follow each service's incoming-webhook shape and limits, and escape article text so that it can
 neither ping a channel nor inject links. `template` renders a user's Jinja2 file in a sandbox.
 """
 
@@ -73,7 +73,7 @@ def _json_bytes(payload: dict[str, Any]) -> bytes:
 
 # ---- json: the contract ------------------------------------------------------------------
 def json_payload(message: Outgoing) -> dict[str, Any]:
-    """The `format: json` document: DESIGN.md's payload for an alert; a digest or a notice."""
+    """The `format: json` document: the README's payload for an alert; a digest or a notice."""
     if isinstance(message, AlertMessage):
         return alert_payload(message)
     if isinstance(message, Digest):

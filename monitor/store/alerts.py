@@ -130,7 +130,7 @@ def _lock_order(values: dict[str, Any]) -> tuple[str, str]:
 
 
 def _matches_json(match: RuleMatch) -> dict[str, Any]:
-    """The `matches` object of the webhook payload (DESIGN.md)."""
+    """The `matches` object of the webhook payload (README, "Webhook payload")."""
     return {
         "keywords": [
             {"term": k.term, "field": k.field, "snippet": k.snippet} for k in match.keywords
