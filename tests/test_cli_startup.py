@@ -12,7 +12,9 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor import cli, cli_delivery, cli_status
+from monitor import cli
+from monitor.cli import deliveries as cli_delivery
+from monitor.cli import status as cli_status
 from tests.feedserver import Document, FeedServer
 from tests.test_pipeline import rss
 
@@ -60,7 +62,7 @@ async def test_version_and_help_import_nothing_heavy(arguments: list[str], tmp_p
     assert {m for m in loaded if m.startswith("monitor")} == {
         "monitor",
         "monitor.cli",
-        "monitor.cli_options",
+        "monitor.cli.options",
     }
 
 

@@ -20,9 +20,7 @@ import yaml
 from click.testing import CliRunner
 
 from monitor.cli import demo, main
-from monitor.config import load_settings
-from monitor.config.defaults import default_rules_dir
-from monitor.demo import (
+from monitor.cli.demo import (
     BREAKING_ITEM,
     CONSOLE_ID,
     EXAMPLE_RULE,
@@ -37,6 +35,8 @@ from monitor.demo import (
     with_breaking_item,
     write_workdir,
 )
+from monitor.config import load_settings
+from monitor.config.defaults import default_rules_dir
 from monitor.match import ArticleText
 from monitor.models import PollStatus
 from monitor.parse import parse_feed

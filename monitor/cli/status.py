@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from monitor.cli_common import load_store_settings, opened_store, print_table, run_async, table
-from monitor.cli_options import config_option
+from monitor.cli.common import load_store_settings, opened_store, print_table, run_async, table
+from monitor.cli.options import config_option
 from monitor.config import Settings
 from monitor.pipeline import utc_now
 from monitor.store.replicas import Replica

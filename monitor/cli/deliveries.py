@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from monitor.cli_common import (
+from monitor.cli.common import (
     fail_config,
     load,
     load_store_settings,
@@ -20,7 +20,7 @@ from monitor.cli_common import (
     run_async,
     table,
 )
-from monitor.cli_options import config_option
+from monitor.cli.options import config_option
 from monitor.config import MonitorConfig, Settings
 from monitor.config.settings import parse_duration
 from monitor.config.validate import suggestion

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
-from monitor.cli_common import counted, printable
+from monitor.cli.common import counted, printable
 from monitor.models import PollOutcome, PollStatus
 
 if TYPE_CHECKING:

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 import click
 
 from monitor import __version__
-from monitor.cli_options import config_option, group_config_option
+from monitor.cli.options import config_option, group_config_option
 
 if TYPE_CHECKING:
     import logging
     from collections.abc import Sequence
     from datetime import datetime
 
-    from monitor.cli_common import Loaded
+    from monitor.cli.common import Loaded
     from monitor.config import FeedConfig, MonitorConfig, Settings
     from monitor.models import Article, Feed, FeedSummary
 
@@ -40,27 +40,27 @@ def _log() -> logging.Logger:
 # (tests/test_cli_startup.py checks it against the command's own).
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "alerts": (
-        "monitor.cli_delivery",
+        "monitor.cli.deliveries",
         "alerts",
         "Recent alerts, newest first, with the state of each delivery.",
     ),
     "deliveries": (
-        "monitor.cli_delivery",
+        "monitor.cli.deliveries",
         "deliveries",
         "The outbox: list deliveries, re-queue dead ones.",
     ),
     "notify-test": (
-        "monitor.cli_delivery",
+        "monitor.cli.deliveries",
         "notify_test",
         "Send a sample alert to NOTIFIER now and show the receiver's answer (exit 1 if refused).",
     ),
     "silence": (
-        "monitor.cli_delivery",
+        "monitor.cli.deliveries",
         "silence",
         "Silence a rule for a while: its alerts are stored, not sent.",
     ),
     "status": (
-        "monitor.cli_status",
+        "monitor.cli.status",
         "status",
         "Feeds by status, deliveries by state, alerts; with --cluster, each replica's id, host, "
         "last heartbeat and the leases it holds.",
@@ -112,7 +112,7 @@ def _describe(config: MonitorConfig) -> str:
             f"embedded default: {len(config.feeds)} world-news feeds, the example rules, "
             f"alerts on the console"
         )
-    from monitor.cli_common import counted
+    from monitor.cli.common import counted
 
     feeds, files = counted(len(config.feeds), "feed"), counted(len(config.rule_files), "rule file")
     return f"config {config.source}: {feeds}, {files}"
@@ -127,7 +127,7 @@ async def _log_new_articles(feed: Feed, articles: Sequence[Article]) -> None:
 def run(config_path: Path | None) -> None:
     """Run the daemon until SIGTERM or SIGINT (a second signal stops at once); SIGHUP or a
     change to the config files reloads the configuration."""
-    from monitor.cli_common import load, run_async
+    from monitor.cli.common import load, run_async
 
     loaded = load(config_path)
     _log().info("monitor %s starting; %s", __version__, _describe(loaded.config))
@@ -169,8 +169,8 @@ async def _serve(loaded: Loaded) -> None:
 def once(config_path: Path | None) -> None:
     """Poll every feed once, record new articles, deliver what is due, print a summary, and
     exit (1 if every feed failed)."""
-    from monitor.cli_common import load, run_async
-    from monitor.cli_once import poll_progress, summary_lines
+    from monitor.cli.common import load, run_async
+    from monitor.cli.once import poll_progress, summary_lines
     from monitor.service import Service
 
     loaded = load(config_path)
@@ -195,7 +195,7 @@ def once(config_path: Path | None) -> None:
 @config_option
 def check(config_path: Path | None) -> None:
     """Validate settings, monitor.yaml, rules and environment variables."""
-    from monitor.cli_common import counted, load
+    from monitor.cli.common import counted, load
 
     config = load(config_path, logs=False).config
     source = "embedded default" if config.embedded else str(config.source)
@@ -214,7 +214,7 @@ def check(config_path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
 def feeds(config_path: Path | None, as_json: bool) -> None:
     """Show each feed's health: last poll, status, errors, articles, next poll, last error."""
-    from monitor.cli_common import configured_feeds, load_store_settings, run_async
+    from monitor.cli.common import configured_feeds, load_store_settings, run_async
 
     settings = load_store_settings()
     summaries = run_async(_feed_summaries(settings, configured_feeds(settings, config_path)))
@@ -232,7 +232,7 @@ async def _feed_summaries(
     settings: Settings, feeds: Sequence[FeedConfig] | None
 ) -> list[FeedSummary]:
     """The stored feeds, first synced to monitor.yaml's `feeds` unless it is broken (None)."""
-    from monitor.cli_common import opened_store
+    from monitor.cli.common import opened_store
     from monitor.pipeline import utc_now
 
     async with opened_store(settings) as store:
@@ -244,7 +244,7 @@ async def _feed_summaries(
 def _print_feed_table(summaries: list[FeedSummary]) -> None:
     from rich.text import Text
 
-    from monitor.cli_common import print_table, printable, relative_time, table
+    from monitor.cli.common import print_table, printable, relative_time, table
     from monitor.pipeline import utc_now
     from monitor.redact import redact_url
 
@@ -274,7 +274,7 @@ def _print_feed_table(summaries: list[FeedSummary]) -> None:
 
 
 def _next_poll(moment: datetime | None, now: datetime) -> str:
-    from monitor.cli_common import relative_time
+    from monitor.cli.common import relative_time
 
     return "due" if moment is not None and moment <= now else relative_time(moment, now)
 
@@ -310,8 +310,8 @@ def test_rule(
     import asyncio
     import json
 
-    from monitor import testrule
-    from monitor.cli_common import EXIT_CONFIG, load
+    from monitor.cli import testrule
+    from monitor.cli.common import EXIT_CONFIG, load
 
     loaded = load(config_path, logs=False, store=False)
     try:
@@ -351,8 +351,8 @@ def demo(keep: Path | None, verbose: bool) -> None:
     without alerting; then a breaking item matches the example rule caucasus-peace, and the
     alert goes to the console and to a local webhook catcher.
     """
-    from monitor.cli_common import run_async
-    from monitor.demo import run_demo
+    from monitor.cli.common import run_async
+    from monitor.cli.demo import run_demo
     from monitor.logging import configure_logging
 
     configure_logging("INFO" if verbose else "WARNING")
