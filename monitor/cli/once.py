@@ -1,24 +1,23 @@
-"""What `monitor once` shows: a progress bar on a terminal, with the log lines printed above it
-rather than through it, and the run's summary in plain words."""
+"""Poll every feed once, record new articles, deliver what is due, print a summary, and
+exit (1 if every feed failed)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+import sys
+from pathlib import Path
 
-from monitor.cli.common import counted, printable
-from monitor.models import PollOutcome, PollStatus
+import click
 
-if TYPE_CHECKING:
-    from rich.console import Console
+from monitor.cli.common import describe, load, run_async
+from monitor.cli.options import config_option
+from monitor.cli.text import counted, printable
+from monitor.models import PollStatus
+from monitor.service import PollTally, Service
 
-    from monitor.service import PollTally
+__all__ = ["STATUS_WORDS", "once", "summary_lines"]
 
-__all__ = ["ConsoleLogHandler", "logs_above", "poll_progress", "summary_lines"]
-
-_STATUS_WORDS = {
+STATUS_WORDS = {
     PollStatus.NEW_ITEMS: "ok",
     PollStatus.NOT_MODIFIED: "not modified",
     PollStatus.UNCHANGED: "unchanged",
@@ -33,12 +32,36 @@ _DELIVERY_WORDS = {  # in this order
 }
 
 
+@click.command(help=__doc__)
+@config_option
+def once(config_path: Path | None) -> None:
+    loaded = load(config_path)
+    logging.getLogger("monitor").info("%s", describe(loaded.config))
+    if not sys.stderr.isatty():  # a pipe, a file, cron: plain lines only
+        service = Service(loaded.settings, loaded.config, matcher=loaded.matcher)
+        tally = run_async(service.once())
+    else:
+        # Here: rich costs a noticeable part of the start, and only a terminal shows the bar.
+        from rich.console import Console
+
+        from monitor.cli.progress import poll_progress
+
+        with poll_progress(len(loaded.config.feeds), Console(stderr=True)) as advance:
+            service = Service(
+                loaded.settings, loaded.config, matcher=loaded.matcher, on_outcome=advance
+            )
+            tally = run_async(service.once())
+    click.echo("\n".join(summary_lines(tally)))
+    if tally.polled and len(tally.failures) == tally.polled:
+        sys.exit(1)
+
+
 def summary_lines(tally: PollTally) -> list[str]:
     """What a run did, for people: polls by outcome, articles, alerts, the run's deliveries,
     why a first poll brings nothing new, and each failed feed with its error."""
     outcomes = ", ".join(
         f"{tally.outcomes[status]} {word}"
-        for status, word in _STATUS_WORDS.items()
+        for status, word in STATUS_WORDS.items()
         if tally.outcomes[status]
     )
     lines = [
@@ -68,65 +91,3 @@ def _first_poll_line(tally: PollTally) -> str:
     if tally.backfilled:
         return f"{start}; the newest {tally.backfilled} (backfill) matched as new"
     return f"{start}, not alerted (`backfill: N` on a feed alerts on its newest N)"
-
-
-class ConsoleLogHandler(logging.Handler):
-    """Prints each record on a rich console: while a progress bar shows, rich prints it above
-    the bar and draws the bar again, so a log line never runs into it."""
-
-    def __init__(self, console: Console, level: int = logging.NOTSET) -> None:
-        super().__init__(level)
-        self.console = console
-
-    def emit(self, record: logging.LogRecord) -> None:
-        from rich.text import Text
-
-        try:
-            # Article text reaches the log: it must not drive the terminal.
-            line = printable(self.format(record))
-            # soft_wrap: a long line (a JSON record) stays one line, the terminal folds it.
-            self.console.print(Text(line), soft_wrap=True, highlight=False)
-        except Exception:
-            self.handleError(record)
-
-
-@contextlib.contextmanager
-def logs_above(console: Console) -> Iterator[None]:
-    """Route the root logger's records through `console` (in their format) for a while."""
-    root = logging.getLogger()
-    saved = root.handlers[:]
-    handler = ConsoleLogHandler(console)
-    if saved:
-        handler.setFormatter(saved[0].formatter)
-        handler.setLevel(saved[0].level)
-    root.handlers[:] = [handler]
-    try:
-        yield
-    finally:
-        root.handlers[:] = saved
-
-
-@contextlib.contextmanager
-def poll_progress(total: int, console: Console) -> Iterator[Callable[[PollOutcome], None]]:
-    """A transient bar of the feeds polled, the log printed above it; yields the callback
-    that moves it on by one outcome."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    with (
-        Progress(
-            TextColumn("polling"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[last]}", markup=False),
-            console=console,
-            transient=True,
-        ) as progress,
-        logs_above(console),
-    ):
-        task = progress.add_task("polling", total=total, last="")
-
-        def advance(outcome: PollOutcome) -> None:
-            last = f"{outcome.feed_id}: {_STATUS_WORDS[outcome.status]}"
-            progress.update(task, advance=1, last=last)
-
-        yield advance
