@@ -4,8 +4,8 @@ content type and language, and which of summary and content a description fills.
 
 from __future__ import annotations
 
-from monitor.parse.reader import MARKUP_ELEMENTS, TEXT_TYPES, Decline, ElementWalk, Handler
 from monitor.parse.values import Node
+from monitor.parse.walk import MARKUP_ELEMENTS, TEXT_TYPES, Decline, ElementWalk, Handler
 
 CONTENT_TYPE_NAMES = {
     "text": "text/plain",
