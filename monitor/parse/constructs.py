@@ -1,6 +1,6 @@
 """feedparser's handlers for text constructs (title, description, summary, content): their
 content type and language, and which of summary and content a description fills. `FeedReader`
-(elements.py) adds the other elements' handlers."""
+(feed_reader.py) adds the other elements' handlers."""
 
 from __future__ import annotations
 

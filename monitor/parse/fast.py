@@ -4,7 +4,7 @@
 document has something it does not reproduce exactly: an encoding feedparser would guess
 otherwise, a DOCTYPE, XML that lxml refuses, inline XHTML, base64 content, an element whose
 feedparser handler is not ported here. The caller then uses feedparser. This module is the gate
-and the XML parse; the walk is `reader.py`, the handlers `constructs.py` and `elements.py`, the
+and the XML parse; the walk is `walk.py`, the handlers `constructs.py` and `feed_reader.py`, the
 value steps `values.py`, the HTML cleaning `sanitize.py`; `syndication.parsed_feed` builds the
 articles.
 """
