@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli_common import relative_time
+from monitor.cli.text import relative_time
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import monitor
 from tests.test_cli_progress import CONTROL, on_terminal

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli_once import summary_lines
+from monitor.cli.once import summary_lines
 from monitor.models import PollStatus
 from monitor.service import PollTally
 from tests.feedserver import Document, FeedServer

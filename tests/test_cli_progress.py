@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from monitor.cli_once import poll_progress
+from monitor.cli.progress import poll_progress
 from monitor.logging import configure_logging
 from monitor.models import PollOutcome, PollStatus
 from tests.feedserver import Document, FeedServer

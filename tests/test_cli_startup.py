@@ -4,6 +4,7 @@ uses; and the commands of the other modules, loaded on use, are listed and run a
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -12,7 +13,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from monitor import cli, cli_delivery, cli_status
+from monitor import cli
+from monitor.cli.lazy import LazyGroup, module_docstring
 from tests.feedserver import Document, FeedServer
 from tests.test_pipeline import rss
 
@@ -60,7 +62,8 @@ async def test_version_and_help_import_nothing_heavy(arguments: list[str], tmp_p
     assert {m for m in loaded if m.startswith("monitor")} == {
         "monitor",
         "monitor.cli",
-        "monitor.cli_options",
+        "monitor.cli.lazy",
+        "monitor.cli.options",
     }
 
 
@@ -73,15 +76,28 @@ def test_help_lists_every_command_with_its_own_summary() -> None:
     assert "  silence " in commands and "  status " in commands and "  test-rule " in commands
 
 
-def test_the_lazy_commands_are_the_other_modules_commands() -> None:
-    defined = {command.name: command for command in (*cli_delivery.COMMANDS, cli_status.status)}
-    assert set(cli.LAZY_COMMANDS) == set(defined)
-    for name, (module, attribute, summary) in cli.LAZY_COMMANDS.items():
-        command = defined[name]
-        assert command is getattr(sys.modules[module], attribute)
-        shown = click.Command(name, help=summary)
+def test_help_lists_each_command_with_the_summary_of_its_own_help() -> None:
+    """`monitor --help` reads each command's help from its module's source, unimported (see
+    test_version_and_help_import_nothing_heavy): the text is the command's own."""
+    group = cli.main
+    assert isinstance(group, LazyGroup)
+    for name, spec in cli.COMMANDS.items():
+        shown = group.help_from_source(name)
+        module, _, attribute = spec.partition(":")
+        command = getattr(importlib.import_module(f"monitor.cli.{module}"), attribute)
+        assert isinstance(command, click.Command) and command.name == name
+        assert shown is not None and shown == command.help, name
+        listed = click.Command(name, help=shown)
         for limit in (30, 45, 80, 200):
-            assert shown.get_short_help_str(limit) == command.get_short_help_str(limit), name
+            assert listed.get_short_help_str(limit) == command.get_short_help_str(limit), name
+
+
+def test_a_modules_docstring_is_read_as_python_reads_it() -> None:
+    source = '# a comment\n\n"""First \\"line\\" \\\\ a backslash.\n\n    More."""\nx = 1\n'
+    namespace: dict[str, object] = {}
+    exec(compile(source, "m.py", "exec"), namespace)
+    assert module_docstring(source) == namespace["__doc__"]
+    assert module_docstring("import sys\n") is None
 
 
 @pytest.mark.parametrize(

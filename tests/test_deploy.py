@@ -32,7 +32,7 @@ import yaml
 from aiohttp import web
 
 import monitor
-from monitor.cli_common import EXIT_CONFIG
+from monitor.cli.common import EXIT_CONFIG
 from monitor.config.settings import Settings, env_name, parse_duration, parse_host_port
 
 REPO = Path(__file__).resolve().parent.parent

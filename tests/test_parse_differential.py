@@ -24,11 +24,11 @@ from hypothesis import strategies as st
 from monitor.errors import ParseError
 from monitor.models import ParsedFeed
 from monitor.parse import parse_feed
-from monitor.parse.elements import FeedReader
 from monitor.parse.fast import parse_fast
-from monitor.parse.reader import FEEDPARSER_HANDLERS
+from monitor.parse.feed_reader import FeedReader
 from monitor.parse.sanitize import _clean_simple_html, clean_html
 from monitor.parse.syndication import parse_syndication
+from monitor.parse.walk import FEEDPARSER_HANDLERS
 from tests.conftest import CORPUS, SHARED_CORPUS
 
 FEEDS = CORPUS / "feeds"

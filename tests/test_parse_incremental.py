@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from monitor.models import Article, ParsedFeed
 from monitor.parse import FeedParser, memo_published, parse_feed
-from monitor.parse.elements import FeedReader
 from monitor.parse.fast import _xml_body, read_document
+from monitor.parse.feed_reader import FeedReader
 from monitor.parse.items import split_items
 from monitor.parse.memo import HEADER, ITEM, Memo
 from monitor.parse.normalize import link_base

@@ -1,11 +1,11 @@
 """feedparser's handlers for text constructs (title, description, summary, content): their
 content type and language, and which of summary and content a description fills. `FeedReader`
-(elements.py) adds the other elements' handlers."""
+(feed_reader.py) adds the other elements' handlers."""
 
 from __future__ import annotations
 
-from monitor.parse.reader import MARKUP_ELEMENTS, TEXT_TYPES, Decline, ElementWalk, Handler
 from monitor.parse.values import Node
+from monitor.parse.walk import MARKUP_ELEMENTS, TEXT_TYPES, Decline, ElementWalk, Handler
 
 CONTENT_TYPE_NAMES = {
     "text": "text/plain",

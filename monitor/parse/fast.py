@@ -4,7 +4,7 @@
 document has something it does not reproduce exactly: an encoding feedparser would guess
 otherwise, a DOCTYPE, XML that lxml refuses, inline XHTML, base64 content, an element whose
 feedparser handler is not ported here. The caller then uses feedparser. This module is the gate
-and the XML parse; the walk is `reader.py`, the handlers `constructs.py` and `elements.py`, the
+and the XML parse; the walk is `walk.py`, the handlers `constructs.py` and `feed_reader.py`, the
 value steps `values.py`, the HTML cleaning `sanitize.py`; `syndication.parsed_feed` builds the
 articles.
 """
@@ -19,11 +19,11 @@ from feedparser.encodings import RE_XML_PI_ENCODING, lazy_chardet_encoding
 from lxml import etree
 
 from monitor.models import ParsedFeed
-from monitor.parse.elements import FeedReader
 from monitor.parse.entities import WIDE_ENCODINGS
+from monitor.parse.feed_reader import FeedReader
 from monitor.parse.normalize import link_base
-from monitor.parse.reader import Declarations, Decline
 from monitor.parse.syndication import CHARSET_PARAM, XML_ENCODING, parsed_feed
+from monitor.parse.walk import Declarations, Decline
 
 # Hardened: no DTD, no entity expansion, no network, libxml2's default size limits.
 XML_OPTIONS: dict[str, Any] = {

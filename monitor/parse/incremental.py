@@ -41,14 +41,14 @@ from dataclasses import dataclass
 from lxml import etree
 
 from monitor.models import Article, ParsedFeed
-from monitor.parse.elements import FeedReader
 from monitor.parse.fast import _xml_body, read_document
+from monitor.parse.feed_reader import FeedReader
 from monitor.parse.items import Items, digest, split_items
 from monitor.parse.memo import MEMO_VERSION, Memo, MemoRow, micros
 from monitor.parse.normalize import link_base
-from monitor.parse.reader import READ_ELEMENTS, Declarations
 from monitor.parse.syndication import entry_articles, feed_defaults, parsed_feed
 from monitor.parse.values import Node
+from monitor.parse.walk import READ_ELEMENTS, Declarations
 
 
 # ---- the reader, checking that items are independent ------------------------------------------

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from monitor.errors import ParseError
 from monitor.parse import parse_feed
-from monitor.parse.elements import FeedReader
 from monitor.parse.fast import _parse_xml, _xml_body, parse_fast
+from monitor.parse.feed_reader import FeedReader
 from monitor.parse.jsonfeed import is_json_feed, parse_json_feed
 from monitor.parse.syndication import parse_syndication, parsed_feed
 

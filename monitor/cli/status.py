@@ -1,4 +1,5 @@
-"""`monitor status`: the store at a glance; with --cluster, the replicas sharing it."""
+"""Feeds by status, deliveries by state, alerts; with --cluster, each replica's id, host,
+last heartbeat and the leases it holds."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from typing import Any
 
 import click
 
-from monitor.cli_common import load_store_settings, opened_store, print_table, run_async, table
-from monitor.cli_options import config_option
+from monitor.cli.common import load_store_settings, run_async
+from monitor.cli.options import config_option
+from monitor.cli.store import opened_store
+from monitor.cli.tables import print_table, table
 from monitor.config import Settings
 from monitor.pipeline import utc_now
 from monitor.store.replicas import Replica
@@ -21,13 +24,11 @@ __all__ = ["status"]
 SILENT_AFTER = timedelta(seconds=35)  # three missed heartbeats (every 10 s) and a little
 
 
-@click.command()
+@click.command(help=__doc__)
 @config_option
 @click.option("--cluster", is_flag=True, help="Also list the replicas using this database.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(config_path: Path | None, cluster: bool, as_json: bool) -> None:
-    """Feeds by status, deliveries by state, alerts; with --cluster, each replica's id, host,
-    last heartbeat and the leases it holds."""
     report = run_async(_report(load_store_settings(logs=False), cluster))
     if as_json:
         click.echo(json.dumps(report, indent=2))

@@ -1,6 +1,8 @@
-"""`monitor demo`: a tour that needs no network and no setup. It serves the bundled sample feeds
-(`demo_data/`) and catches webhooks on 127.0.0.1, runs the service twice (a first poll, then a
-breaking item that the example rule caucasus-peace matches) and says what happened.
+"""A short tour with sample feeds on this machine: no network, no setup.
+
+It polls three sample feeds twice, served on 127.0.0.1: the first poll records their items
+without alerting; then a breaking item matches the example rule caucasus-peace, and the
+alert goes to the console and to a local webhook catcher.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -20,22 +23,25 @@ from pathlib import Path
 from typing import Any, Self, TextIO
 from xml.sax.saxutils import unescape
 
+import click
 import httpx
 from aiohttp import web
 from rich.console import Console
 from rich.text import Text
 
+from monitor.cli.common import run_async
 from monitor.config import MonitorConfig, Settings, load_config, load_settings
 from monitor.config.defaults import default_rules_dir
 from monitor.delivery import build_notifiers
 from monitor.errors import MonitorError
+from monitor.logging import configure_logging
 from monitor.models import Alert, PollStatus, RuleSpec
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.webhook import create_webhook_client
 from monitor.service import PollTally, Service
 from monitor.store import open_store
 
-__all__ = ["SAMPLE_FEEDS", "DemoError", "DemoReport", "route_rule", "run_demo"]
+__all__ = ["SAMPLE_FEEDS", "DemoError", "DemoReport", "demo", "route_rule", "run_demo"]
 
 DEMO_DATA = "demo_data"
 BREAKING_ITEM = "breaking-item.xml"
@@ -317,6 +323,19 @@ async def read_store(settings: Settings) -> Stored:
     finally:
         await store.close()
     return Stored({f.id: counts.get(f.id, 0) for f in SAMPLE_FEEDS}, alerts)
+
+
+@click.command("demo", help=__doc__)
+@click.option(
+    "--keep",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="Work in DIR (new or empty) and keep its monitor.yaml, rules and database.",
+)
+@click.option("--verbose", is_flag=True, help="Also log what the service does, on stderr.")
+def demo(keep: Path | None, verbose: bool) -> None:
+    configure_logging("INFO" if verbose else "WARNING")
+    run_async(run_demo(sys.stdout, workdir=keep))
 
 
 async def run_demo(out: TextIO, *, workdir: Path | None = None) -> DemoReport:

@@ -2,7 +2,7 @@
 
 `ElementWalk` holds what feedparser's `_FeedParserMixin` keeps while it reads: the element
 stack, namespaces, xml:base and xml:lang, and where a value is stored (`unknown_starttag`,
-`push`, `pop`), quirks included. The element handlers are in `constructs.py` and `elements.py`.
+`push`, `pop`), quirks included. The element handlers are in `constructs.py` and `feed_reader.py`.
 Each tag's dispatch is worked out once (`Spec`, shared by documents with the same namespaces),
 not at every element.
 """

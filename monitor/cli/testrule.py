@@ -1,16 +1,24 @@
-"""`monitor test-rule`: run the compiled rules on a text, a saved feed or a live feed, and say
-which rules match and why (terms, actors, fields, snippets, score), or why one does not."""
+"""Show which rules match an article, with terms, actors, snippets and score.
+
+RULE limits the report to one rule. Exactly one of --file, --url and --text is needed.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
+
+from monitor.cli.common import EXIT_CONFIG, load
+from monitor.cli.options import config_option
 from monitor.config import MonitorConfig, Settings
 from monitor.errors import FeedError, MonitorError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
@@ -18,6 +26,8 @@ from monitor.match import ArticleText, Condition, Explanation, Matcher
 from monitor.models import RuleMatch, Validators
 from monitor.parse import advertised_feeds, looks_like_html, parse_feed
 from monitor.redact import redact_url
+
+__all__ = ["InputError", "test_rule"]
 
 
 class InputError(MonitorError):
@@ -92,6 +102,53 @@ class Verdict:
     @property
     def unwatched(self) -> tuple[Restricted, ...]:
         return tuple(r for r in self.restricted if r.feed_id is not None)
+
+
+@click.command("test-rule", help=__doc__)
+@config_option
+@click.argument("rule", required=False)
+@click.option(
+    "--file", "file", type=click.Path(path_type=Path), help="A saved feed or a text file."
+)
+@click.option("--url", help="A live feed URL.")
+@click.option("--text", help="An article's text: the first line is its title.")
+@click.option("--feed", "feed_id", help="Test as if the article came from this configured feed.")
+@click.option("--why-not", "why_not", metavar="RULE", help="Explain each condition of RULE.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def test_rule(
+    *,
+    config_path: Path | None,
+    rule: str | None,
+    file: Path | None,
+    url: str | None,
+    text: str | None,
+    feed_id: str | None,
+    why_not: str | None,
+    as_json: bool,
+) -> None:
+    if sum(source is not None for source in (file, url, text)) != 1:
+        raise click.UsageError("give exactly one of --file, --url and --text")
+    loaded = load(config_path, logs=False, store=False)
+    try:
+        feed = feed_context(loaded.config, feed_id)
+        if file is not None:
+            samples = samples_from_file(file, feed)
+        elif url is not None:
+            samples = asyncio.run(samples_from_url(url, loaded.settings, feed))
+        else:
+            samples = samples_from_text(text or "", feed)
+        verdicts = judge(loaded.matcher, samples, rule_id=rule, why_not=why_not)
+    except InputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_CONFIG)
+    if as_json:
+        payload = [verdict_json(v) for v in verdicts]
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    for verdict in verdicts:
+        click.echo("\n".join(verdict_lines(verdict)))
+    for line in summary_lines(verdicts):
+        click.echo(line)
 
 
 def samples_from_text(text: str, feed: FeedContext) -> list[Sample]:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 from monitor.parse.constructs import TextConstructs, content_of, content_type_name
-from monitor.parse.reader import (
+from monitor.parse.values import Node, joined, parsed_date
+from monitor.parse.walk import (
     HTML_TYPES,
     Decline,
     Pop,
     Push,
 )
-from monitor.parse.values import Node, joined, parsed_date
 
 RSS_VERSIONS = {"0.91": "rss091u", "0.92": "rss092", "0.93": "rss093", "0.94": "rss094"}
 EMAIL = re.compile(

@@ -1,20 +1,21 @@
-"""What every `monitor` command shares: the --config option, loading the configuration with
-file:line errors (exit 2), running a coroutine, opening the store, printing times and tables."""
+"""What the `monitor` commands share: loading the settings and configuration with file:line
+errors (exit 2), running a coroutine, durations given as options, the line that says which
+configuration runs."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import sys
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
+from monitor.cli.text import counted
 from monitor.config import (
     ConfigError,
     ConfigErrors,
@@ -24,18 +25,13 @@ from monitor.config import (
     load_config,
     load_settings,
 )
-from monitor.config.settings import database_driver_problem
+from monitor.config.settings import database_driver_problem, parse_duration
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
 
-if TYPE_CHECKING:
-    from rich.table import Table
-
-    from monitor.store import Store
-
-# The service, the store and rich are imported where they are used: `check` needs none of
-# them, and each costs a noticeable part of a command's start.
+# The service, the store and rich are not imported here: `check` needs none of them, and each
+# costs a noticeable part of a command's start (`store.py` and `tables.py` import them).
 
 T = TypeVar("T")
 EXIT_CONFIG = 2
@@ -120,62 +116,21 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
         sys.exit(1)
 
 
-@contextlib.asynccontextmanager
-async def opened_store(settings: Settings) -> AsyncIterator[Store]:
-    from monitor.store import open_store
+def describe(config: MonitorConfig) -> str:
+    """The configuration a command runs on, for its log: the file, or the embedded default."""
+    if config.embedded:
+        return (
+            f"no monitor.yaml found (--config, MONITOR_CONFIG, ./monitor.yaml): running on the "
+            f"embedded default: {len(config.feeds)} world-news feeds, the example rules, "
+            f"alerts on the console"
+        )
+    feeds, files = counted(len(config.feeds), "feed"), counted(len(config.rule_files), "rule file")
+    return f"config {config.source}: {feeds}, {files}"
 
-    store = await open_store(settings.database_url)
+
+def duration_option(value: str | None, option: str) -> timedelta | None:
+    """An option's duration (`--since 1d`), None when not given; a usage error if malformed."""
     try:
-        yield store
-    finally:
-        await store.close()
-
-
-# C0 controls but newline and tab, and DEL: text from feeds (errors, titles) must not drive
-# the terminal.
-_CONTROLS = {code: "\N{REPLACEMENT CHARACTER}" for code in (*range(32), 127) if code not in (9, 10)}
-
-
-def printable(text: str) -> str:
-    """`text` with the control characters a terminal would act on replaced."""
-    return text.translate(_CONTROLS)
-
-
-def relative_time(moment: datetime | None, now: datetime) -> str:
-    """`42s ago`, `in 12m`, `3h05m ago`, `2d4h ago`; `-` for never: short, for tables."""
-    if moment is None:
-        return "-"
-    seconds = (moment - now).total_seconds()
-    if abs(seconds) < 1:
-        return "now"
-    whole = int(abs(seconds))
-    if whole < 60:
-        span = f"{whole}s"
-    elif whole < 3600:
-        span = f"{whole // 60}m"
-    elif whole < 86400:
-        span = f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-    else:
-        span = f"{whole // 86400}d{whole % 86400 // 3600}h"
-    return f"in {span}" if seconds > 0 else f"{span} ago"
-
-
-def table(*columns: str) -> Table:
-    from rich.table import Table
-
-    grid = Table(box=None, header_style="bold")
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    return grid
-
-
-def print_table(grid: Table) -> None:
-    from rich.console import Console
-
-    # Off a terminal (a pipe, a file) nothing limits the width: keep one row per line.
-    Console(width=None if sys.stdout.isatty() else 1000).print(grid)
-
-
-def counted(n: int, noun: str) -> str:
-    """`1 feed`, `3 feeds`, `0 feeds`."""
-    return f"{n} {noun if n == 1 else noun + 's'}"
+        return parse_duration(value) if value else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
