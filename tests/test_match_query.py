@@ -235,9 +235,13 @@ def test_near_needs_both_sides_in_the_same_field() -> None:
     [
         ("peace AND (treaty", "unbalanced parenthesis at column 11"),
         ("@armenia AND @georgia", 'unknown actor "@georgia" at column 14'),
-        ('peace AND "--"', 'term "--" has no letters or digits to match at column 11'),
+        ('peace AND "--"', '"--" has no letters or digits: it would match nothing at column 11'),
+        (
+            "peace AND pe*",
+            '"pe*" is too short a prefix: give at least 3 letters before "*" at column 11',
+        ),
     ],
-    ids=["syntax", "unknown-actor", "empty-term"],
+    ids=["syntax", "unknown-actor", "empty-term", "short-prefix"],
 )
 def test_query_errors_name_file_line_field_and_column(query: str, message: str) -> None:
     where = SourceRef("rules/watch.yaml", 10)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from monitor.config import ConfigError, ConfigErrors, Settings, load_config
-from monitor.config.rules import _cycles, load_rules, term_problem
+from monitor.config.rules import _cycles, load_rules
+from monitor.match import compile_rules, term_problem
 from monitor.models import (
     DEFAULT_RULE_FIELDS,
     ActorLists,
@@ -78,7 +79,9 @@ def errors_of(settings: Settings, write: Write) -> Errors:
     def load(files: Mapping[str, str], environ: Mapping[str, str] | None = None) -> list[str]:
         write(files)
         with pytest.raises(ConfigErrors) as caught:
-            load_config(settings, Path("monitor.yaml"), environ=environ or {})
+            load_config(
+                settings, Path("monitor.yaml"), environ=environ or {}, check_term=term_problem
+            )
         assert all(isinstance(e, ConfigError) for e in caught.value.errors)
         return [str(e) for e in caught.value.errors]
 
@@ -504,26 +507,6 @@ def test_the_embedded_default_loads_the_shipped_rules_and_dictionaries(
     assert all(actor.where is not None and actor.where.line > 0 for actor in actors.values())
 
 
-@pytest.mark.parametrize(
-    ("term", "problem"),
-    [
-        ("Armenia", None),
-        ("peace treaty", None),
-        ("normaliz*", None),
-        ("Армени*", None),
-        ("re:\\bH5N1\\b", None),
-        ("C++", None),
-        ("...", "has no letters or digits: it would match nothing"),
-        ("ab*", 'is too short a prefix: give at least 3 letters before "*"'),
-        ("*peace", 'has "*" inside: "*" only works at the end of a term, where it makes a prefix'),
-        ("re:  ", "is an empty regular expression"),
-    ],
-    ids=str,
-)
-def test_term_problem(term: str, problem: str | None) -> None:
-    assert term_problem(term) == problem
-
-
 def test_load_rules_reports_an_unreadable_file_and_goes_on(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("rules:\n  - id: r\n    keywords: {any: [peace]}\n", encoding="utf-8")
@@ -550,3 +533,15 @@ def test_a_long_part_of_chain_does_not_exhaust_the_stack() -> None:
         "a0",
         size + 2,
     )
+
+
+def test_a_bad_term_left_to_the_compiler_is_reported_where_config_read_it(
+    settings: Settings, write: Write, errors_of: Errors
+) -> None:
+    files, expected = ERROR_CASES["too short a prefix"]
+    assert errors_of(files) == expected  # with the term check: config reports it
+
+    config = load_config(settings, Path("monitor.yaml"), environ={})  # without: it loads
+    with pytest.raises(ConfigErrors) as caught:
+        compile_rules(config.rules)
+    assert [str(error) for error in caught.value.errors] == expected

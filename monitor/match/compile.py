@@ -69,8 +69,10 @@ def _numbered(items: Iterable[Any], kind: str) -> Iterator[tuple[str, Any]]:
     """Each rule or actor with its field path (`rules[3]`), counted within its file."""
     counters: dict[str | None, int] = defaultdict(int)
     for item in items:
-        path = item.where.path if item.where is not None else None
-        yield f"{kind}[{counters[path]}]", item
+        where = item.where
+        path = where.path if where is not None else None
+        given = where.field if where is not None else None
+        yield given or f"{kind}[{counters[path]}]", item
         counters[path] += 1
 
 
@@ -101,7 +103,8 @@ class _Builder:
         try:
             return compile_term(spec)
         except RuleError as exc:
-            self.error(exc.message, spec.where or where, path)
+            given = spec.where.field if spec.where is not None else None
+            self.error(exc.message, spec.where or where, given or path)
             return None
 
     # -- actors --
