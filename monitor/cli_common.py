@@ -27,7 +27,8 @@ from monitor.config import (
 from monitor.config.settings import database_driver_problem
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
-from monitor.match import Matcher, compile_rules, term_problem
+from monitor.match import Matcher, compile_rules
+from monitor.match import checks as rule_checks
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -68,7 +69,7 @@ def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> 
             configure_logging(settings.log_level, settings.log_format)
         driver = database_driver_problem(settings.database_url) if store else None
         try:
-            config = load_config(settings, config_path, check_term=term_problem)
+            config = load_config(settings, config_path, rule_checks=rule_checks)
         except ConfigErrors as exc:
             raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
         if driver is not None:

@@ -23,7 +23,8 @@ from monitor.config import ConfigError, ConfigErrors, MonitorConfig, Settings, l
 from monitor.delivery import Delivery
 from monitor.errors import StoreError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
-from monitor.match import ArticleText, Matcher, compile_rules, term_problem
+from monitor.match import ArticleText, Matcher, compile_rules
+from monitor.match import checks as rule_checks
 from monitor.models import Article, DeliveryState, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
@@ -372,7 +373,7 @@ class Service:
                 source = None if self.config.embedded else self.config.source
                 # In a thread: the files are read and a large rule set takes a while to compile.
                 config = await asyncio.to_thread(
-                    load_config, self.settings, source, check_term=term_problem
+                    load_config, self.settings, source, rule_checks=rule_checks
                 )
                 matcher = await asyncio.to_thread(compile_matcher, config)
                 delivery = self._new_delivery(config)

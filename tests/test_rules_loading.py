@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
+import monitor
 from monitor.config import ConfigError, ConfigErrors, Settings, load_config
 from monitor.config.rules import _cycles, load_rules
-from monitor.match import compile_rules, term_problem
+from monitor.match import checks, compile_rules
 from monitor.models import (
     DEFAULT_RULE_FIELDS,
     ActorLists,
@@ -79,9 +81,7 @@ def errors_of(settings: Settings, write: Write) -> Errors:
     def load(files: Mapping[str, str], environ: Mapping[str, str] | None = None) -> list[str]:
         write(files)
         with pytest.raises(ConfigErrors) as caught:
-            load_config(
-                settings, Path("monitor.yaml"), environ=environ or {}, check_term=term_problem
-            )
+            load_config(settings, Path("monitor.yaml"), environ=environ or {}, rule_checks=checks)
         assert all(isinstance(e, ConfigError) for e in caught.value.errors)
         return [str(e) for e in caught.value.errors]
 
@@ -535,13 +535,32 @@ def test_a_long_part_of_chain_does_not_exhaust_the_stack() -> None:
     )
 
 
-def test_a_bad_term_left_to_the_compiler_is_reported_where_config_read_it(
-    settings: Settings, write: Write, errors_of: Errors
+@pytest.mark.parametrize("case", ["too short a prefix", "a rule with no condition"])
+def test_a_problem_left_to_the_compiler_is_the_same_at_the_same_place(
+    settings: Settings, errors_of: Errors, case: str
 ) -> None:
-    files, expected = ERROR_CASES["too short a prefix"]
-    assert errors_of(files) == expected  # with the term check: config reports it
+    """The match stage's checks are one definition: given to config, config reports their
+    problems with its own; not given, the compiler reports the same words at file:line."""
+    files, expected = ERROR_CASES[case]
+    assert errors_of(files) == expected  # with the checks: config reports it
 
     config = load_config(settings, Path("monitor.yaml"), environ={})  # without: it loads
     with pytest.raises(ConfigErrors) as caught:
         compile_rules(config.rules)
     assert [str(error) for error in caught.value.errors] == expected
+
+
+@pytest.mark.parametrize(("stage", "other"), [("config", "match"), ("match", "config")])
+def test_config_and_match_do_not_import_each_other(stage: str, other: str) -> None:
+    """The rule language is match's; config reaches it only through the `RuleChecks` the wiring
+    gives it, so neither stage imports the other (not even under TYPE_CHECKING)."""
+    package = Path(monitor.__file__).parent / stage
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            found += [
+                f"{path.name}: {name}" for name in names if name.startswith(f"monitor.{other}")
+            ]
+    assert found == []

@@ -1,7 +1,7 @@
 """The match stage: rules compiled once into one matcher that finds which rules an article meets.
 
-`compile_rules(RuleSet)` validates and compiles (`term_problem` is its term syntax, for config to
-report a bad term with the rest); `Matcher.match(ArticleText, feed_id=...)` returns
+`compile_rules(RuleSet)` validates and compiles (`checks` holds its judgement of rules as written,
+for config to report with the rest); `Matcher.match(ArticleText, feed_id=...)` returns
 the matching rules with their terms, actors, snippets and score; `Matcher.explain` says why a
 rule does or does not match. See `text` for normalisation, `terms` for the term syntax and
 `query` for the query language.

@@ -25,6 +25,7 @@ import ahocorasick
 
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match import query as q
+from monitor.match.checks import condition_problem
 from monitor.match.compiled import (
     ACTORS,
     ALL,
@@ -213,9 +214,8 @@ class _Builder:
     def rule(self, index: int, rule: RuleSpec, path: str) -> CompiledRule:
         labels: dict[int, str] = {}
         keywords, actors = rule.keywords, rule.actors
-        if not (keywords or actors or rule.query is not None):
-            message = "rule has no condition: give keywords, actors or a query"
-            self.error(message, rule.where, path)
+        if problem := condition_problem(keywords, actors, rule.query):
+            self.error(problem, rule.where, path)
         fields = self.fields(rule, path)
         feed_ids, feed_tags = self.feeds(rule, path)
         kw = [
