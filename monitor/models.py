@@ -209,10 +209,12 @@ class PollOutcome:
 # ---- rules: what config loads and match compiles -------------------------------------------
 @dataclass(frozen=True, slots=True)
 class SourceRef:
-    """Where a definition was written, for `file:line` errors."""
+    """Where a definition was written, for `file:line` errors; `field` is its path in the file
+    (`rules[2].keywords.any[0]`), so that match reports its problems where config read them."""
 
     path: str
     line: int
+    field: str | None = field(default=None, compare=False)  # where it is, not what it is
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"

@@ -24,6 +24,7 @@ from monitor.delivery import Delivery
 from monitor.errors import StoreError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
+from monitor.match import checks as rule_checks
 from monitor.models import Article, DeliveryState, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.notify.base import Notifier
 from monitor.parse import FeedParser
@@ -371,7 +372,9 @@ class Service:
             try:
                 source = None if self.config.embedded else self.config.source
                 # In a thread: the files are read and a large rule set takes a while to compile.
-                config = await asyncio.to_thread(load_config, self.settings, source)
+                config = await asyncio.to_thread(
+                    load_config, self.settings, source, rule_checks=rule_checks
+                )
                 matcher = await asyncio.to_thread(compile_matcher, config)
                 delivery = self._new_delivery(config)
             except ConfigError as exc:

@@ -11,7 +11,7 @@ import pytest
 
 from monitor.config import ConfigErrors, MonitorConfig, Settings, load_config
 from monitor.config.defaults import default_rules_dir
-from monitor.match import ArticleText, compile_rules
+from monitor.match import ArticleText, checks, compile_rules
 
 FEEDS = """\
 feeds:
@@ -54,7 +54,7 @@ def load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Load:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(textwrap.dedent(text), encoding="utf-8")
         settings = Settings(_env_file=None)  # type: ignore[call-arg]
-        return load_config(settings, Path("monitor.yaml"), environ={})
+        return load_config(settings, Path("monitor.yaml"), environ={}, rule_checks=checks)
 
     return write_and_load
 

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from monitor.errors import ConfigErrors
 from monitor.match import ArticleText, RuleError, compile_rules, parse_query
-from monitor.match.query import ActorRef, And, Near, Not, Or, QueryNode, Term, render
+from monitor.match.query import (
+    UNRESOLVED,
+    ActorRef,
+    And,
+    Near,
+    Not,
+    Or,
+    QueryNode,
+    Term,
+    render,
+    resolve,
+    walk,
+)
 from monitor.models import ActorSpec, RuleSet, RuleSpec, SourceRef, TermLists, TermSpec
 
 
@@ -235,9 +249,13 @@ def test_near_needs_both_sides_in_the_same_field() -> None:
     [
         ("peace AND (treaty", "unbalanced parenthesis at column 11"),
         ("@armenia AND @georgia", 'unknown actor "@georgia" at column 14'),
-        ('peace AND "--"', 'term "--" has no letters or digits to match at column 11'),
+        ('peace AND "--"', '"--" has no letters or digits: it would match nothing at column 11'),
+        (
+            "peace AND pe*",
+            '"pe*" is too short a prefix: give at least 3 letters before "*" at column 11',
+        ),
     ],
-    ids=["syntax", "unknown-actor", "empty-term"],
+    ids=["syntax", "unknown-actor", "empty-term", "short-prefix"],
 )
 def test_query_errors_name_file_line_field_and_column(query: str, message: str) -> None:
     where = SourceRef("rules/watch.yaml", 10)
@@ -255,3 +273,35 @@ def test_query_errors_name_file_line_field_and_column(query: str, message: str) 
 
 def _any(*terms: str) -> TermLists:
     return TermLists(any=tuple(TermSpec(term) for term in terms))
+
+
+# ---- one tree: the parsed query is the one compiled and evaluated -------------------------------
+WALKED = 'peace AND NOT (war OR @azerbaijan) AND "peace treaty" NEAR/2 @armenia'
+
+
+def test_walk_gives_every_leaf_in_order_with_whether_it_is_under_a_not() -> None:
+    leaves = [(render(node), negated) for node, negated in walk(parse_query(WALKED))]
+    assert [leaf for leaf in leaves if leaf[0] in ("peace", "war", "@azerbaijan")] == [
+        ("peace", False),
+        ("war", True),
+        ("@azerbaijan", True),
+    ]
+    assert ('"peace treaty"', False) in leaves and ("@armenia", False) in leaves
+    assert leaves[0] == (render(parse_query(WALKED)), False)  # the root first
+
+
+def test_compiling_gives_the_parsed_tree_its_refs() -> None:
+    matcher = compile_rules(RuleSet(actors=ACTORS, rules=(RuleSpec("r", query=WALKED),)))
+    compiled = matcher._compiled.rules[0].query
+    assert compiled is not None
+
+    leaves = [node for node, _ in walk(compiled) if isinstance(node, Term | ActorRef)]
+    assert len(leaves) == 5
+    assert all(
+        (node.ref if isinstance(node, Term) else node.actor) != UNRESOLVED for node in leaves
+    )
+    unresolved = resolve(compiled, lambda leaf: replace(leaf, **{_REF[type(leaf)]: UNRESOLVED}))
+    assert unresolved == parse_query(WALKED)
+
+
+_REF = {Term: "ref", ActorRef: "actor"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.match import ArticleText, RuleError, compile_rules
+from monitor.match import ArticleText, RuleError, compile_rules, term_problem
 from monitor.match.terms import Literal, Regex, compile_term
 from monitor.models import RuleSet, RuleSpec, TermLists, TermSpec
 
@@ -37,14 +37,14 @@ def test_regex_term_compiles_with_re2() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("--", 'term "--" has no letters or digits'),
-        ("*", 'term "*" has no letters or digits'),
+        ("--", '"--" has no letters or digits: it would match nothing'),
+        ("*", '"*" has no letters or digits: it would match nothing'),
         ("*ism", '"*" only works at the end'),
         ("peace*treaty", '"*" only works at the end'),
-        ("re:", "empty regular expression"),
-        (r"re:(a)\1", r'invalid regular expression "re:(a)\1"'),
-        ("re:(?=peace)", 'invalid regular expression "re:(?=peace)"'),
-        ("re:(?<!a)b", "invalid regular expression"),
+        ("re:", '"re:" is an empty regular expression'),
+        (r"re:(a)\1", r'"re:(a)\1" is not a regular expression RE2 accepts'),
+        ("re:(?=peace)", '"re:(?=peace)" is not a regular expression RE2 accepts'),
+        ("re:(?<!a)b", "is not a regular expression RE2 accepts"),
         ("re:(unclosed", "missing )"),
     ],
     ids=[
@@ -63,6 +63,34 @@ def test_invalid_terms(text: str, message: str) -> None:
     with pytest.raises(RuleError) as caught:
         compile_term(TermSpec(text))
     assert message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("term", "problem"),
+    [
+        ("Armenia", None),
+        ("peace treaty", None),
+        ("normaliz*", None),
+        ("Армени*", None),
+        ("re:\\bH5N1\\b", None),
+        ("C++", None),
+        ("...", "has no letters or digits: it would match nothing"),
+        ("ab*", 'is too short a prefix: give at least 3 letters before "*"'),
+        ("*peace", 'has "*" inside: "*" only works at the end of a term, where it makes a prefix'),
+        ("re:  ", "is an empty regular expression"),
+    ],
+    ids=str,
+)
+def test_term_problem(term: str, problem: str | None) -> None:
+    assert term_problem(term) == problem
+
+
+def test_a_term_checked_for_config_is_compiled_once() -> None:
+    text = r"re:\bH5N[0-9]\b"
+    assert term_problem(text) is None
+    first = compile_term(TermSpec(text))
+    assert isinstance(first, Regex)
+    assert compile_term(TermSpec(text)).compiled is first.compiled  # RE2 ran once
 
 
 def found(term: TermSpec, text: str) -> bool:

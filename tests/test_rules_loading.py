@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
+import monitor
 from monitor.config import ConfigError, ConfigErrors, Settings, load_config
-from monitor.config.rules import _cycles, load_rules, term_problem
+from monitor.config.rules import _cycles, load_rules
+from monitor.match import checks, compile_rules
 from monitor.models import (
     DEFAULT_RULE_FIELDS,
     ActorLists,
@@ -78,7 +81,7 @@ def errors_of(settings: Settings, write: Write) -> Errors:
     def load(files: Mapping[str, str], environ: Mapping[str, str] | None = None) -> list[str]:
         write(files)
         with pytest.raises(ConfigErrors) as caught:
-            load_config(settings, Path("monitor.yaml"), environ=environ or {})
+            load_config(settings, Path("monitor.yaml"), environ=environ or {}, rule_checks=checks)
         assert all(isinstance(e, ConfigError) for e in caught.value.errors)
         return [str(e) for e in caught.value.errors]
 
@@ -504,26 +507,6 @@ def test_the_embedded_default_loads_the_shipped_rules_and_dictionaries(
     assert all(actor.where is not None and actor.where.line > 0 for actor in actors.values())
 
 
-@pytest.mark.parametrize(
-    ("term", "problem"),
-    [
-        ("Armenia", None),
-        ("peace treaty", None),
-        ("normaliz*", None),
-        ("Армени*", None),
-        ("re:\\bH5N1\\b", None),
-        ("C++", None),
-        ("...", "has no letters or digits: it would match nothing"),
-        ("ab*", 'is too short a prefix: give at least 3 letters before "*"'),
-        ("*peace", 'has "*" inside: "*" only works at the end of a term, where it makes a prefix'),
-        ("re:  ", "is an empty regular expression"),
-    ],
-    ids=str,
-)
-def test_term_problem(term: str, problem: str | None) -> None:
-    assert term_problem(term) == problem
-
-
 def test_load_rules_reports_an_unreadable_file_and_goes_on(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("rules:\n  - id: r\n    keywords: {any: [peace]}\n", encoding="utf-8")
@@ -550,3 +533,34 @@ def test_a_long_part_of_chain_does_not_exhaust_the_stack() -> None:
         "a0",
         size + 2,
     )
+
+
+@pytest.mark.parametrize("case", ["too short a prefix", "a rule with no condition"])
+def test_a_problem_left_to_the_compiler_is_the_same_at_the_same_place(
+    settings: Settings, errors_of: Errors, case: str
+) -> None:
+    """The match stage's checks are one definition: given to config, config reports their
+    problems with its own; not given, the compiler reports the same words at file:line."""
+    files, expected = ERROR_CASES[case]
+    assert errors_of(files) == expected  # with the checks: config reports it
+
+    config = load_config(settings, Path("monitor.yaml"), environ={})  # without: it loads
+    with pytest.raises(ConfigErrors) as caught:
+        compile_rules(config.rules)
+    assert [str(error) for error in caught.value.errors] == expected
+
+
+@pytest.mark.parametrize(("stage", "other"), [("config", "match"), ("match", "config")])
+def test_config_and_match_do_not_import_each_other(stage: str, other: str) -> None:
+    """The rule language is match's; config reaches it only through the `RuleChecks` the wiring
+    gives it, so neither stage imports the other (not even under TYPE_CHECKING)."""
+    package = Path(monitor.__file__).parent / stage
+    found = []
+    for path in sorted(package.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+            found += [
+                f"{path.name}: {name}" for name in names if name.startswith(f"monitor.{other}")
+            ]
+    assert found == []

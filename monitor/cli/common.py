@@ -29,6 +29,7 @@ from monitor.config.settings import database_driver_problem, parse_duration
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
+from monitor.match import checks as rule_checks
 
 # The service, the store and rich are not imported here: `check` needs none of them, and each
 # costs a noticeable part of a command's start (`store.py` and `tables.py` import them).
@@ -64,7 +65,7 @@ def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> 
             configure_logging(settings.log_level, settings.log_format)
         driver = database_driver_problem(settings.database_url) if store else None
         try:
-            config = load_config(settings, config_path)
+            config = load_config(settings, config_path, rule_checks=rule_checks)
         except ConfigErrors as exc:
             raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
         if driver is not None:

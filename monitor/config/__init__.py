@@ -21,7 +21,7 @@ from dotenv import dotenv_values
 
 from monitor.config.defaults import embedded_config_path
 from monitor.config.files import Located, load_yaml
-from monitor.config.rules import display_path, load_rules
+from monitor.config.rules import RuleChecks, display_path, load_rules
 from monitor.config.schema import (
     FeedConfig,
     MonitorConfig,
@@ -63,6 +63,7 @@ def load_config(
     *,
     environ: Mapping[str, str] | None = None,
     rules: bool = True,
+    rule_checks: RuleChecks | None = None,
 ) -> MonitorConfig:
     """Read and validate monitor.yaml: `path` if given, else the one `resolve_config_path` names,
     else the embedded default. `${VAR}` is read from `environ`, by default the environment and
@@ -72,7 +73,8 @@ def load_config(
     notifiers. A path that was asked for but does not exist is an error, never a fallback.
     Raises ConfigErrors with every problem found: monitor.yaml first, then each rule file in
     turn, each by line. With `rules=False` the rule files are not read (nor checked): for the
-    commands that need only the feeds.
+    commands that need only the feeds. `rule_checks` is the match stage's judgement of terms and
+    conditions (`monitor.match.checks`): given, their problems are reported with the others.
     """
     path = path if path is not None else resolve_config_path(settings)
     embedded = path is None
@@ -93,7 +95,9 @@ def load_config(
     feeds |= {feed.id: feed.tags for feed in config.feeds}
     notifiers = list(declared_entries(root, "notifiers"))
     files = config.rule_files if rules else ()
-    rule_set = load_rules(files, errors, feeds=feeds, notifiers=notifiers, environ=variables)
+    rule_set = load_rules(
+        files, errors, feeds=feeds, notifiers=notifiers, environ=variables, checks=rule_checks
+    )
     errors += _missing_smtp(settings, config, declared_entries(root, "notifiers"))
     if errors:
         order = [str(source), *(display_path(path) for path in config.rule_files)]

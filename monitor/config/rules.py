@@ -15,7 +15,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from monitor.config.defaults import SHIPPED_PREFIX, default_rules_dir
 from monitor.config.files import Located, load_yaml
@@ -24,9 +24,7 @@ from monitor.config.validate import (
     given,
     id_nodes,
     one_of,
-    regex_problem,
     suggestion,
-    term_problem,
 )
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.models import (
@@ -57,7 +55,21 @@ TERM_KEYS = ("term", "case")
 CASES = ("sensitive", "insensitive")
 TAG_PREFIX = "tag:"
 
-__all__ = ["display_path", "load_rules", "regex_problem", "term_problem"]
+__all__ = ["RuleChecks", "display_path", "load_rules"]
+
+
+class RuleChecks(Protocol):
+    """The match stage's judgement of rules as written (`monitor.match.checks`), given by whoever
+    wires config and match together, so that its problems are reported with config's own."""
+
+    def term_problem(self, text: str) -> str | None:
+        """Why `text` cannot be a term, or None."""
+
+    def condition_problem(
+        self, keywords: TermLists, actors: ActorLists, query: str | None
+    ) -> str | None:
+        """Why a rule with these lists and query can match nothing at all, or None."""
+
 
 _Item = TypeVar("_Item", tuple[TermSpec, ...], tuple[str, ...])
 _T = TypeVar("_T")
@@ -78,15 +90,18 @@ def load_rules(
     feeds: Mapping[str, Collection[str]],
     notifiers: Collection[str],
     environ: Mapping[str, str] | None = None,
+    checks: RuleChecks | None = None,
 ) -> RuleSet:
     """Read and validate the rule `files` in order. `feeds` maps each feed id to its tags and
     `notifiers` are the notifier ids, both from monitor.yaml, for the references rules make.
+    `checks` judges each term and condition, so that their problems come with the others;
+    without it they are left to the compiler, which reports them at the same file:line and field.
 
     Every problem is appended to `errors`; the RuleSet is only meaningful when none was.
     """
     actor_items: list[Located] = []
     rule_items: list[Located] = []
-    check = _RuleChecker(errors)
+    check = _RuleChecker(errors, checks=checks)
     for path in files:
         top = _read(path, check, environ)
         actor_items.extend(check.items(top.get("actors")))
@@ -123,6 +138,7 @@ class _RuleChecker(Checker):
     feed_tags: frozenset[str] = frozenset()
     notifier_ids: frozenset[str] = frozenset()
     shipped_actors_loaded: bool = False
+    checks: RuleChecks | None = None
 
     def actors(self, items: Sequence[Located]) -> tuple[ActorSpec, ...]:
         definitions = [item for item in items if not _is_extension(item)]
@@ -226,7 +242,7 @@ class _RuleChecker(Checker):
             return None
         if description is None:
             return None
-        where = SourceRef(node.source, node.line)
+        where = _source_ref(node)
         return ActorSpec(actor_id, kind, names, part_of, where, description)
 
     def report_cycles(
@@ -272,7 +288,7 @@ class _RuleChecker(Checker):
             return None
         if notify is None or (given(fields.get("query")) and query is None):
             return None
-        where = SourceRef(node.source, node.line)
+        where = _source_ref(node)
         return RuleSpec(rule_id, description, feeds, rule_fields, keywords, actors, query,
                         notify, min_score, where, query_where, realert)  # fmt: skip
 
@@ -285,10 +301,16 @@ class _RuleChecker(Checker):
     def require_condition(
         self, node: Located, keywords: TermLists, actors: ActorLists, query: str | None
     ) -> None:
-        """A rule needs something to look for, not only things to exclude."""
-        if query is None and not keywords and not actors:
-            self.report(node, "the rule has no condition: give keywords, actors or a query")
-        elif query is None and not _positive(keywords) and not _positive(actors):
+        """A rule needs something to look for, not only things to exclude (which the compiler
+        allows: a rule set built in code may want it)."""
+        problem = self.checks.condition_problem(keywords, actors, query) if self.checks else None
+        if problem is not None:
+            self.report(node, problem)
+        elif (
+            query is None
+            and (keywords or actors)
+            and not (_positive(keywords) or _positive(actors))
+        ):
             message = (
                 'the rule has only "none" lists: it would match nearly every article; '
                 'add "any" or "all" terms, actors or a query'
@@ -300,7 +322,7 @@ class _RuleChecker(Checker):
             return None, None
         assert node is not None
         value = self.string(node)
-        return value, (SourceRef(node.source, node.line) if value is not None else None)
+        return value, (_source_ref(node) if value is not None else None)
 
     def text(self, node: Located | None) -> str | None:
         """An optional free-text value: "" when absent."""
@@ -350,10 +372,10 @@ class _RuleChecker(Checker):
         text = self.string(text_node)
         if text is None or text_node is None:
             return None
-        if problem := term_problem(text):
+        if self.checks is not None and (problem := self.checks.term_problem(text)):
             self.report(text_node, f"{text_node.shown()} {problem}")
             return None
-        return TermSpec(text, sensitive, SourceRef(node.source, node.line))
+        return TermSpec(text, sensitive, _source_ref(text_node))
 
     def term_lists(self, node: Located | None) -> TermLists | None:
         """The keyword lists; empty when absent, None when bad (reported)."""
@@ -455,6 +477,11 @@ class _RuleChecker(Checker):
             return None
         what = "field a rule can look at"
         return _unique([self.choice(item, RULE_FIELDS, what) for item in items])
+
+
+def _source_ref(node: Located) -> SourceRef:
+    """Where `node` is, for the match stage to report a problem with it where it was read."""
+    return SourceRef(node.source, node.line, node.field or None)
 
 
 def _any_inside(files: Iterable[Path], folder: Path) -> bool:

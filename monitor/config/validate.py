@@ -2,7 +2,8 @@
 
 `Checker` holds the getters shared by monitor.yaml (`schema`) and the rule files (`rules`): each
 appends a `ConfigError` for a bad value and returns None, so that one load reports them all.
-The value checks (`id_problem`, `url_problem`, `term_problem`) say why a value is wrong.
+The value checks (`id_problem`, `url_problem`) say why a value is wrong; terms are the match
+stage's to judge (`TermCheck`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from datetime import date, timedelta
 from typing import cast
 from urllib.parse import urlsplit
 
-import re2
-
 from monitor.config.files import Located
 from monitor.config.settings import DURATION_HINT, parse_duration
 from monitor.errors import ConfigError
@@ -27,8 +26,6 @@ _ID = re.compile(r"[a-z0-9_-]+")
 _ID_RULE = f'use lower-case letters, digits, "-" and "_" (at most {ID_MAX} characters)'
 _INTEGER = re.compile(r"\s*-?[0-9]+\s*", re.ASCII)
 _WHOLE_NUMBER = re.compile(r"\s*[0-9]+\s*", re.ASCII)
-REGEX_PREFIX = "re:"
-PREFIX_MIN_LETTERS = 3  # before `*`: "a*" would match a third of all words
 
 
 def id_problem(value: str) -> str | None:
@@ -53,39 +50,6 @@ def url_problem(value: str) -> str | None:
         return f'uses "{parts.scheme}": only http and https URLs are supported'
     if not parts.hostname:
         return "has no host: expected http://host/... or https://host/..."
-    return None
-
-
-def term_problem(text: str) -> str | None:
-    """Why `text` cannot be a term (a word or phrase, `prefix*`, or `re:pattern`), or None."""
-    if text.startswith(REGEX_PREFIX):
-        return regex_problem(text[len(REGEX_PREFIX) :])
-    core = text.strip()
-    prefix = core.endswith("*")
-    core = core.removesuffix("*")
-    if "*" in core:
-        return 'has "*" inside: "*" only works at the end of a term, where it makes a prefix'
-    letters = sum(map(str.isalnum, core))
-    if not letters:
-        return "has no letters or digits: it would match nothing"
-    if prefix and (letters < PREFIX_MIN_LETTERS or not core[-1].isalnum()):
-        return f'is too short a prefix: give at least {PREFIX_MIN_LETTERS} letters before "*"'
-    return None
-
-
-def regex_problem(pattern: str) -> str | None:
-    """Why RE2 (linear time: no backreferences, no lookaround) cannot compile `pattern`."""
-    if not pattern.strip():
-        return "is an empty regular expression"
-    options = re2.Options()
-    options.log_errors = False  # RE2 would print every bad pattern on stderr
-    try:
-        re2.compile(pattern, options=options)
-    except re2.error as exc:
-        reason = exc.args[0] if exc.args else exc
-        text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
-        hint = "RE2 has no lookaround and no backreferences"
-        return f"is not a regular expression RE2 accepts: {text} ({hint})"
     return None
 
 

@@ -25,6 +25,7 @@ import ahocorasick
 
 from monitor.errors import ConfigError, ConfigErrors
 from monitor.match import query as q
+from monitor.match.checks import condition_problem
 from monitor.match.compiled import (
     ACTORS,
     ALL,
@@ -39,13 +40,6 @@ from monitor.match.compiled import (
     CompiledRules,
     LiteralSearch,
     PlainCondition,
-    QActor,
-    QAnd,
-    QNear,
-    QNode,
-    QNot,
-    QOr,
-    QTerm,
     Triggers,
 )
 from monitor.match.terms import Literal, Pattern, Regex, RuleError, compile_term
@@ -69,8 +63,10 @@ def _numbered(items: Iterable[Any], kind: str) -> Iterator[tuple[str, Any]]:
     """Each rule or actor with its field path (`rules[3]`), counted within its file."""
     counters: dict[str | None, int] = defaultdict(int)
     for item in items:
-        path = item.where.path if item.where is not None else None
-        yield f"{kind}[{counters[path]}]", item
+        where = item.where
+        path = where.path if where is not None else None
+        given = where.field if where is not None else None
+        yield given or f"{kind}[{counters[path]}]", item
         counters[path] += 1
 
 
@@ -101,7 +97,8 @@ class _Builder:
         try:
             return compile_term(spec)
         except RuleError as exc:
-            self.error(exc.message, spec.where or where, path)
+            given = spec.where.field if spec.where is not None else None
+            self.error(exc.message, spec.where or where, given or path)
             return None
 
     # -- actors --
@@ -166,17 +163,18 @@ class _Builder:
                 refs.append(ref)
         return tuple(refs)
 
-    def query(self, rule: RuleSpec, path: str, labels: dict[int, str]) -> QNode | None:
+    def query(self, rule: RuleSpec, path: str, labels: dict[int, str]) -> q.QueryNode | None:
         if rule.query is None:
             return None
         where = rule.query_where or rule.where
         try:
-            return self.query_node(q.parse_query(rule.query), labels)
+            return q.resolve(q.parse_query(rule.query), lambda leaf: self.leaf(leaf, labels))
         except RuleError as exc:
             self.error(exc.message, where, f"{path}.query")
             return None
 
-    def query_node(self, node: q.QueryNode, labels: dict[int, str]) -> QNode:
+    def leaf(self, node: q.Leaf, labels: dict[int, str]) -> q.Leaf:
+        """A query's term or @actor with its ref."""
         if isinstance(node, q.Term):
             try:
                 ref = self.intern(compile_term(TermSpec(node.text)))
@@ -185,23 +183,15 @@ class _Builder:
                     f"{exc.message} at column {node.column}", column=node.column
                 ) from None
             labels.setdefault(ref, node.text)
-            return QTerm(ref, q.render(node))
-        if isinstance(node, q.ActorRef):
-            if node.id not in self.actor_index:
-                message = f'unknown actor "@{node.id}" at column {node.column}'
-                raise RuleError(message, column=node.column)
-            return QActor(self.actor_refs((node.id,), None, "")[0], node.id)
-        if isinstance(node, q.Not):
-            return QNot(self.query_node(node.operand, labels))
-        if isinstance(node, q.Near):
-            left, right = self.query_node(node.left, labels), self.query_node(node.right, labels)
-            return QNear(left, right, node.distance, q.render(node))
-        children = tuple(self.query_node(child, labels) for child in node.operands)
-        return QAnd(children) if isinstance(node, q.And) else QOr(children)
+            return replace(node, ref=ref)
+        if node.id not in self.actor_index:
+            message = f'unknown actor "@{node.id}" at column {node.column}'
+            raise RuleError(message, column=node.column)
+        return replace(node, actor=self.actor_refs((node.id,), None, "")[0])
 
-    def has_regex(self, refs: list[int], actors: list[int], query: QNode | None) -> bool:
-        refs = refs + _all_atoms(query, QTerm)
-        actors = actors + _all_atoms(query, QActor)
+    def has_regex(self, refs: list[int], actors: list[int], query: q.QueryNode | None) -> bool:
+        refs = refs + _atoms(query, q.Term)
+        actors = actors + _atoms(query, q.ActorRef)
         triggers = (ref for actor in actors for ref in self.actor_triggers(actor))
         return any(ref < 0 for ref in refs) or any(ref < 0 for ref in triggers)
 
@@ -224,9 +214,8 @@ class _Builder:
     def rule(self, index: int, rule: RuleSpec, path: str) -> CompiledRule:
         labels: dict[int, str] = {}
         keywords, actors = rule.keywords, rule.actors
-        if not (keywords or actors or rule.query is not None):
-            message = "rule has no condition: give keywords, actors or a query"
-            self.error(message, rule.where, path)
+        if problem := condition_problem(keywords, actors, rule.query):
+            self.error(problem, rule.where, path)
         fields = self.fields(rule, path)
         feed_ids, feed_tags = self.feeds(rule, path)
         kw = [
@@ -235,8 +224,8 @@ class _Builder:
         where = rule.where
         ac = [self.actor_refs(getattr(actors, k), where, f"{path}.actors.{k}") for k in _LISTS]
         query = self.query(rule, path, labels)
-        positive_terms = [*kw[0], *kw[1], *_positive(query, QTerm)]
-        positive_actors = [*ac[0], *ac[1], *_positive(query, QActor)]
+        positive_terms = [*kw[0], *kw[1], *_atoms(query, q.Term, positive=True)]
+        positive_actors = [*ac[0], *ac[1], *_atoms(query, q.ActorRef, positive=True)]
         has_regex = self.has_regex([*kw[0], *kw[1], *kw[2]], [*ac[0], *ac[1], *ac[2]], query)
         triggers = self.triggers_of(kw, ac, query)
         plain = None if query is not None or has_regex else self.plain_conditions(kw, ac, triggers)
@@ -401,7 +390,7 @@ class _Builder:
         return tuple(actors)
 
     def triggers_of(
-        self, kw: list[tuple[int, ...]], ac: list[tuple[int, ...]], query: QNode | None
+        self, kw: list[tuple[int, ...]], ac: list[tuple[int, ...]], query: q.QueryNode | None
     ) -> Triggers | None:
         """Two conditions a rule with these keyword and actor lists (any, all, none) and query
         cannot hold without, as literal ids (the same one twice if it has only one), the
@@ -423,17 +412,16 @@ class _Builder:
     def any_actor_triggers(self, actors: Iterable[int]) -> frozenset[int]:
         return frozenset().union(*map(self.actor_triggers, actors))
 
-    def necessary(self, node: QNode) -> list[frozenset[int]]:
+    def necessary(self, node: q.QueryNode) -> list[frozenset[int]]:
         """Sets of refs that each need a hit for `node` to hold."""
-        if isinstance(node, QTerm):
+        if isinstance(node, q.Term):
             return [frozenset((node.ref,))]
-        if isinstance(node, QActor):
+        if isinstance(node, q.ActorRef):
             return [self.actor_triggers(node.actor)]
-        if isinstance(node, QNot):
+        if isinstance(node, q.Not):
             return []
-        if isinstance(node, QNear | QAnd):
-            children = (node.left, node.right) if isinstance(node, QNear) else node.operands
-            return [refs for child in children for refs in self.necessary(child)]
+        if isinstance(node, q.Near | q.And):
+            return [refs for child in q.children(node) for refs in self.necessary(child)]
         parts = [self.necessary(child) for child in node.operands]
         if not all(parts):
             return []
@@ -446,28 +434,20 @@ class _Builder:
 _LISTS = ("any", "all", "none")
 
 
-def _positive(node: QNode | None, kind: type[QTerm] | type[QActor]) -> list[int]:
-    """Refs (QTerm) or actor indexes (QActor) that appear in `node` outside any NOT."""
-    if node is None or isinstance(node, QNot):
-        return []
-    if isinstance(node, QTerm):
-        return [node.ref] if kind is QTerm else []
-    if isinstance(node, QActor):
-        return [node.actor] if kind is QActor else []
-    children = (node.left, node.right) if isinstance(node, QNear) else node.operands
-    return [ref for child in children for ref in _positive(child, kind)]
-
-
-def _all_atoms(node: QNode | None, kind: type[QTerm] | type[QActor]) -> list[int]:
-    """Refs (QTerm) or actor indexes (QActor) anywhere in `node`, under NOT too."""
-    if node is None:
-        return []
-    if isinstance(node, QNot):
-        return _all_atoms(node.operand, kind)
-    if isinstance(node, QTerm | QActor):
-        return _positive(node, kind)
-    children = (node.left, node.right) if isinstance(node, QNear) else node.operands
-    return [ref for child in children for ref in _all_atoms(child, kind)]
+def _atoms(
+    node: q.QueryNode | None, kind: type[q.Term] | type[q.ActorRef], *, positive: bool = False
+) -> list[int]:
+    """Refs (Term) or actor indexes (ActorRef) in `node`; `positive`: only those outside any
+    NOT."""
+    found: list[int] = []
+    for atom, negated in q.walk(node):
+        if positive and negated:
+            continue
+        if isinstance(atom, q.Term) and kind is q.Term:
+            found.append(atom.ref)
+        elif isinstance(atom, q.ActorRef) and kind is q.ActorRef:
+            found.append(atom.actor)
+    return found
 
 
 def _search(literal: Literal) -> LiteralSearch:

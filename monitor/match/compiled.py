@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.match.query import QueryNode
 from monitor.match.terms import Literal, Regex
 from monitor.models import RULE_FIELDS
 
@@ -28,13 +29,6 @@ __all__ = [
     "CompiledRules",
     "LiteralSearch",
     "PlainCondition",
-    "QActor",
-    "QAnd",
-    "QNear",
-    "QNode",
-    "QNot",
-    "QOr",
-    "QTerm",
     "Triggers",
 ]
 
@@ -43,44 +37,6 @@ FIELD_INDEX = {name: index for index, name in enumerate(FIELD_NAMES)}
 TITLE = 1 << FIELD_INDEX["title"]
 TAG_PREFIX = "tag:"
 
-
-# ---- compiled query nodes ------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class QTerm:
-    ref: int
-    text: str  # as written, for explanations
-
-
-@dataclass(frozen=True, slots=True)
-class QActor:
-    actor: int
-    id: str
-
-
-@dataclass(frozen=True, slots=True)
-class QNot:
-    operand: QNode
-
-
-@dataclass(frozen=True, slots=True)
-class QAnd:
-    operands: tuple[QNode, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class QOr:
-    operands: tuple[QNode, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class QNear:
-    left: QNode
-    right: QNode
-    distance: int
-    text: str  # the NEAR expression as written, for explanations
-
-
-QNode = QTerm | QActor | QNot | QAnd | QOr | QNear
 
 # How to find a literal in a text folded character by character, separators not collapsed
 # (`NormalizedText.aligned`): its first word (after a space when it must start a word), the
@@ -123,7 +79,7 @@ class CompiledRule:
     ac_any: tuple[int, ...]
     ac_all: tuple[int, ...]
     ac_none: tuple[int, ...]
-    query: QNode | None
+    query: QueryNode | None  # the parsed tree, its leaves resolved
     min_score: float | None
     terms: tuple[tuple[str, int], ...]  # positive terms (as written, ref), for the report
     actors: tuple[int, ...]  # positive actors, for the report

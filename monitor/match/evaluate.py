@@ -11,14 +11,8 @@ from monitor.match.compiled import (
     FIELD_NAMES,
     TITLE,
     CompiledRule,
-    QActor,
-    QAnd,
-    QNear,
-    QNode,
-    QNot,
-    QOr,
-    QTerm,
 )
+from monitor.match.query import ActorRef, And, Near, Not, Or, QueryNode, Term
 from monitor.match.scan import ArticleScan, Span
 from monitor.models import ActorHit, RuleMatch, TermHit
 
@@ -64,21 +58,21 @@ def _lists_hold(
     return not none_of or not any(found(item, 0) & mask for item in none_of)
 
 
-def query_holds(node: QNode, scan: ArticleScan, mask: int) -> bool:
-    if isinstance(node, QTerm):
+def query_holds(node: QueryNode, scan: ArticleScan, mask: int) -> bool:
+    if isinstance(node, Term):
         return bool(scan.term_mask(node.ref) & mask)
-    if isinstance(node, QActor):
+    if isinstance(node, ActorRef):
         return bool(scan.actor_mask(node.actor) & mask)
-    if isinstance(node, QNot):
+    if isinstance(node, Not):
         return not query_holds(node.operand, scan, mask)
-    if isinstance(node, QAnd):
+    if isinstance(node, And):
         return all(query_holds(child, scan, mask) for child in node.operands)
-    if isinstance(node, QOr):
+    if isinstance(node, Or):
         return any(query_holds(child, scan, mask) for child in node.operands)
     return bool(near_fields(node, scan, mask))
 
 
-def near_fields(node: QNear, scan: ArticleScan, mask: int) -> list[int]:
+def near_fields(node: Near, scan: ArticleScan, mask: int) -> list[int]:
     """The fields (within `mask`) where a NEAR expression holds."""
     if not (query_holds(node.left, scan, mask) and query_holds(node.right, scan, mask)):
         return []
@@ -86,7 +80,7 @@ def near_fields(node: QNear, scan: ArticleScan, mask: int) -> list[int]:
     return [f for f in fields if near_spans(node, scan, f)]
 
 
-def near_spans(node: QNear, scan: ArticleScan, field: int) -> list[Span]:
+def near_spans(node: Near, scan: ArticleScan, field: int) -> list[Span]:
     """Word spans covering each pair of the two sides within `distance` words of each other.
 
     Bounded work: each left span looks only at the right spans that start close to it.
@@ -107,14 +101,14 @@ def near_spans(node: QNear, scan: ArticleScan, field: int) -> list[Span]:
     return sorted(found)
 
 
-def positions(node: QNode, scan: ArticleScan, field: int) -> list[Span]:
-    if isinstance(node, QTerm):
+def positions(node: QueryNode, scan: ArticleScan, field: int) -> list[Span]:
+    if isinstance(node, Term):
         return scan.term_words(node.ref, field)
-    if isinstance(node, QActor):
+    if isinstance(node, ActorRef):
         return scan.actor_words(node.actor, field)
-    if isinstance(node, QOr):
+    if isinstance(node, Or):
         return [span for child in node.operands for span in positions(child, scan, field)]
-    if isinstance(node, QNear):
+    if isinstance(node, Near):
         return near_spans(node, scan, field)
     return []  # the parser allows only the kinds above under NEAR
 

@@ -9,18 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from monitor.match.compiled import (
-    FIELD_NAMES,
-    CompiledRule,
-    QActor,
-    QAnd,
-    QNear,
-    QNode,
-    QNot,
-    QOr,
-    QTerm,
-)
+from monitor.match.compiled import FIELD_NAMES, CompiledRule
 from monitor.match.evaluate import near_fields, query_holds, report, rule_score
+from monitor.match.query import ActorRef, And, Near, Not, Or, QueryNode, Term, children, render
 from monitor.match.scan import ArticleScan
 from monitor.models import RuleMatch
 
@@ -171,72 +162,53 @@ class _Context:
     rule: CompiledRule
     scan: ArticleScan
 
-    def holds(self, node: QNode) -> bool:
+    def holds(self, node: QueryNode) -> bool:
         return query_holds(node, self.scan, self.rule.mask)
 
 
-def _part(node: QNode, context: _Context, *, wanted: bool) -> Condition:
+def _part(node: QueryNode, context: _Context, *, wanted: bool) -> Condition:
     """A query node as a part: held when its truth is `wanted` (False under a NOT)."""
     rule, scan = context.rule, context.scan
-    if isinstance(node, QTerm):
+    if isinstance(node, Term):
         mask = scan.term_mask(node.ref)
-        detail = _found(node.text, mask, rule.mask, "found")
+        detail = _found(render(node), mask, rule.mask, "found")
         return _marked(node, bool(mask & rule.mask) == wanted, detail)
-    if isinstance(node, QActor):
+    if isinstance(node, ActorRef):
         _, mask, extra = _actor_item(rule, scan, node.actor)
         detail = _found(f"@{node.id}", mask, rule.mask, "found", extra)
         return _marked(node, bool(mask & rule.mask) == wanted, detail)
-    if isinstance(node, QNot):  # "NOT football: football not found", the operand's parts below
+    if isinstance(node, Not):  # "NOT football: football not found", the operand's parts below
         inner = _part(node.operand, context, wanted=not wanted)
-        return _marked(node, inner.held, f"{_text(node)}: {inner.detail}", inner.parts)
+        return _marked(node, inner.held, f"{render(node)}: {inner.detail}", inner.parts)
     holds = context.holds(node)
-    if isinstance(node, QNear):
+    if isinstance(node, Near):
         return _marked(node, holds == wanted, _near(node, context), _sides(node, context, wanted))
     return _marked(
-        node, holds == wanted, f"{_text(node)} {_holds(holds)}", _sides(node, context, wanted)
+        node, holds == wanted, f"{render(node)} {_holds(holds)}", _sides(node, context, wanted)
     )
 
 
-def _sides(node: QAnd | QOr | QNear, context: _Context, wanted: bool) -> tuple[Condition, ...]:
+def _sides(node: And | Or | Near, context: _Context, wanted: bool) -> tuple[Condition, ...]:
     """The parts shown under a group: an AND's or OR's operands, a NEAR's two sides."""
-    children = (node.left, node.right) if isinstance(node, QNear) else node.operands
-    return tuple(_part(child, context, wanted=wanted) for child in children)
+    return tuple(_part(child, context, wanted=wanted) for child in children(node))
 
 
-def _marked(node: QNode, held: bool, detail: str, parts: tuple[Condition, ...] = ()) -> Condition:
-    return Condition(_text(node), held, detail, parts, is_part=True)
+def _marked(
+    node: QueryNode, held: bool, detail: str, parts: tuple[Condition, ...] = ()
+) -> Condition:
+    return Condition(render(node), held, detail, parts, is_part=True)
 
 
 def _holds(holds: bool) -> str:
     return "holds" if holds else "does not hold"
 
 
-def _near(node: QNear, context: _Context) -> str:
+def _near(node: Near, context: _Context) -> str:
+    text = render(node)
     fields = near_fields(node, context.scan, context.rule.mask)
     if fields:
-        return f"{node.text} holds in {', '.join(FIELD_NAMES[f] for f in fields)}"
+        return f"{text} holds in {', '.join(FIELD_NAMES[f] for f in fields)}"
     if context.holds(node.left) and context.holds(node.right):
         words = "word" if node.distance == 1 else "words"
-        return f"{node.text}: not within {node.distance} {words} of each other"
-    return f"{node.text} does not hold"
-
-
-_BINDING: dict[type, int] = {QOr: 1, QAnd: 2, QNear: 3, QNot: 4}
-
-
-def _text(node: QNode) -> str:
-    """A query node as written, parenthesised where precedence needs it (as `query.render`)."""
-    if isinstance(node, QTerm | QNear):
-        return node.text
-    if isinstance(node, QActor):
-        return f"@{node.id}"
-    if isinstance(node, QNot):
-        return f"NOT {_operand_text(node.operand, QNot)}"
-    joiner = " AND " if isinstance(node, QAnd) else " OR "
-    return joiner.join(_operand_text(child, type(node)) for child in node.operands)
-
-
-def _operand_text(node: QNode, parent: type) -> str:
-    binding = _BINDING.get(type(node))
-    text = _text(node)
-    return f"({text})" if binding is not None and binding <= _BINDING[parent] else text
+        return f"{text}: not within {node.distance} {words} of each other"
+    return f"{text} does not hold"

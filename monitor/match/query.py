@@ -1,5 +1,8 @@
 """The `query:` language: parsed into a small syntax tree, errors located by column.
 
+The tree is the one the matcher evaluates: compiling fills in its leaves' refs (`resolve`).
+`children` and `walk` are the one way through it for code that does not evaluate it.
+
     query  := or
     or     := and ("OR" and)*
     and    := near ("AND" near)*
@@ -15,11 +18,26 @@ or parenthesised OR groups and NEAR chains of them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from monitor.match.terms import REGEX_PREFIX, RuleError
 
-__all__ = ["ActorRef", "And", "Near", "Not", "Or", "QueryNode", "Term", "parse_query", "render"]
+__all__ = [
+    "ActorRef",
+    "And",
+    "Leaf",
+    "Near",
+    "Not",
+    "Or",
+    "QueryNode",
+    "Term",
+    "children",
+    "parse_query",
+    "render",
+    "resolve",
+    "walk",
+]
 
 _QUOTES = {'"': '"', "“": "”", "„": "“"}
 _WORD_END = set('()"“”„') | {" ", "\t", "\n", "\r"}
@@ -29,17 +47,22 @@ _OPERATORS = {"AND", "OR", "NOT"}
 _LOWER_OPERATORS = {"and", "or", "not", "near"}
 
 
+UNRESOLVED = -(1 << 62)  # a leaf's ref before compile_rules resolves it
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     text: str  # as written: a word, a phrase (without its quotes) or a prefix*
     column: int
     quoted: bool = False
+    ref: int = UNRESOLVED  # once compiled: the term's ref (a literal >= 0, ~regex < 0)
 
 
 @dataclass(frozen=True, slots=True)
 class ActorRef:
     id: str
     column: int
+    actor: int = UNRESOLVED  # once compiled: the actor's index
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +90,41 @@ class Near:
 
 
 QueryNode = Term | ActorRef | Not | And | Or | Near
+Leaf = Term | ActorRef
+
+
+def children(node: QueryNode) -> tuple[QueryNode, ...]:
+    """A node's operands, in order: none for a leaf, NEAR's two sides."""
+    if isinstance(node, And | Or):
+        return node.operands
+    if isinstance(node, Near):
+        return (node.left, node.right)
+    if isinstance(node, Not):
+        return (node.operand,)
+    return ()
+
+
+def walk(node: QueryNode | None, negated: bool = False) -> Iterator[tuple[QueryNode, bool]]:
+    """Every node of the tree, depth first, each with whether it is under a NOT."""
+    if node is None:
+        return
+    yield node, negated
+    inner = negated or isinstance(node, Not)
+    for child in children(node):
+        yield from walk(child, inner)
+
+
+def resolve(node: QueryNode, leaf: Callable[[Leaf], Leaf]) -> QueryNode:
+    """The same tree with each leaf replaced by `leaf(it)` (compiling gives it its ref)."""
+    if isinstance(node, Term | ActorRef):
+        return leaf(node)
+    if isinstance(node, Not):
+        return Not(resolve(node.operand, leaf), node.column)
+    if isinstance(node, Near):
+        left, right = resolve(node.left, leaf), resolve(node.right, leaf)
+        return Near(left, right, node.distance, node.column)
+    operands = tuple(resolve(child, leaf) for child in node.operands)
+    return And(operands) if isinstance(node, And) else Or(operands)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +298,7 @@ def _check_positional(node: QueryNode, column: int) -> None:
     if isinstance(node, Term | ActorRef):
         return
     if isinstance(node, Or | Near):
-        children = node.operands if isinstance(node, Or) else (node.left, node.right)
-        for child in children:
+        for child in children(node):
             _check_positional(child, column)
         return
     message = f"NEAR at column {column} joins terms, phrases, @actors or OR groups of them"

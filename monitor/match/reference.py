@@ -183,13 +183,9 @@ class _Reference:
         return [(o.first_word, o.last_word) for _, o in hits]
 
 
-def _positive(node: q.QueryNode | None) -> list[q.Term | q.ActorRef]:
-    if node is None or isinstance(node, q.Not):
-        return []
-    if isinstance(node, q.Term | q.ActorRef):
-        return [node]
-    children = (node.left, node.right) if isinstance(node, q.Near) else node.operands
-    return [atom for child in children for atom in _positive(child)]
+def _positive(node: q.QueryNode | None) -> list[q.Leaf]:
+    """The terms and @actors outside any NOT, in order."""
+    return [atom for atom, negated in q.walk(node) if isinstance(atom, q.Leaf) and not negated]
 
 
 def _rule_holds(rule: RuleSpec, ref: _Reference, names: Sequence[str]) -> bool:
@@ -248,14 +244,7 @@ def _report(rule: RuleSpec, ref: _Reference, names: Sequence[str]) -> RuleMatch:
 
 
 def _all_terms(node: q.QueryNode) -> list[q.Term]:
-    if isinstance(node, q.Term):
-        return [node]
-    if isinstance(node, q.ActorRef):
-        return []
-    if isinstance(node, q.Not):
-        return _all_terms(node.operand)
-    children = (node.left, node.right) if isinstance(node, q.Near) else node.operands
-    return [term for child in children for term in _all_terms(child)]
+    return [term for term, _ in q.walk(node) if isinstance(term, q.Term)]
 
 
 def _mentions(
