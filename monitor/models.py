@@ -5,9 +5,11 @@ Stages import these and `errors`, never each other; `pipeline` and `service` wir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
 
 
@@ -368,3 +370,32 @@ class OutboxPlan:
     held: frozenset[str] = frozenset()
     realert: Mapping[str, timedelta] = field(default_factory=dict)
     ops: tuple[str, ...] = ()
+
+
+# ---- HTTP hints read by fetch and by the webhook notifier -----------------------------------
+MAX_RETRY_AFTER = 24 * 60 * 60.0  # seconds: a server cannot park a feed for longer than a day
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110 §10.2.3: Retry-After = HTTP-date / delay-seconds
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP-date.
+
+    Clamped to [0, 24 h]; a date in the past gives 0. Anything else (empty, negative,
+    fractional, unparsable) gives None, meaning the server gave no usable hint.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        return min(float(text), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    seconds = (_as_utc(when) - _as_utc(now)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A date with a "-0000" zone parses naive; HTTP dates are always GMT (RFC 9110 §5.6.7).
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

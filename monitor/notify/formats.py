@@ -1,8 +1,9 @@
 """The request body of each webhook format (json, slack, discord, teams, template), per message.
 
 `json` is the contract (README, "Webhook payload"). The chat formats (`slack.py`, `discord.py`,
-`teams.py`) follow each service's incoming-webhook shape and limits, and escape article text so that it can
-neither ping a channel nor inject links. `template` renders a user's Jinja2 file in a sandbox.
+`teams.py`) follow each service's incoming-webhook shape and limits, and escape article text so
+that it can neither ping a channel nor inject links. `template` renders a user's Jinja2 file
+in a sandbox.
 """
 
 from __future__ import annotations

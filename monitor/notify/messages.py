@@ -135,7 +135,8 @@ def iso_utc(moment: datetime | None) -> str | None:
 
 
 def alert_payload(alert: AlertMessage) -> dict[str, Any]:
-    """The webhook payload (`format: json`, README "Webhook payload"), exactly: these keys, in order."""
+    """The webhook payload (`format: json`, README "Webhook payload"), exactly: these keys, in
+    order."""
     article, match = alert.article, alert.match
     return {
         "id": alert.alert_id,
