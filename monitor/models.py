@@ -399,3 +399,88 @@ def parse_retry_after(value: str | None, now: datetime) -> float | None:
 def _as_utc(moment: datetime) -> datetime:
     # A date with a "-0000" zone parses naive; HTTP dates are always GMT (RFC 9110 §5.6.7).
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---- delivery: what the outbox hands the worker, and what the worker hands back -------------
+class NoticeKind(StrEnum):
+    FEED_DOWN = "feed_down"
+    FEED_RECOVERED = "feed_recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthNotice:
+    """A feed turned unhealthy, or recovered: the ops notice the store writes in the poll's
+    transaction and the `ops_notify` notifiers get. Kept in the outbox as `as_json()`."""
+
+    kind: NoticeKind
+    at: datetime  # UTC: the poll that changed the feed's health
+    feed_id: str
+    feed_title: str | None
+    feed_url: str  # redacted: no credentials or token-like query values
+    failures: int  # consecutive failures (FEED_DOWN), or how many it had (FEED_RECOVERED)
+    error: str | None  # the last error, already free of secrets
+    since: datetime | None  # when it started failing (the last success)
+
+    def as_json(self) -> dict[str, object]:
+        """The row's `notice` column."""
+        return {
+            "kind": self.kind.value,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "feed": {"id": self.feed_id, "title": self.feed_title, "url": self.feed_url},
+            "failures": self.failures,
+            "error": self.error,
+            "since": self.since.astimezone(UTC).isoformat() if self.since else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> HealthNotice:
+        """Read back a `notice` column (written by `as_json`, by this or an earlier version)."""
+        feed = data.get("feed")
+        feed_data: Mapping[str, object] = feed if isinstance(feed, Mapping) else {}
+        title = feed_data.get("title")
+        error = data.get("error")
+        return cls(
+            kind=NoticeKind(str(data.get("kind"))),
+            at=_json_time(data.get("at")) or datetime.now(UTC),
+            feed_id=str(feed_data.get("id", "")),
+            feed_title=None if title is None else str(title),
+            feed_url=str(feed_data.get("url", "")),
+            failures=int(str(data.get("failures") or 0)),
+            error=None if error is None else str(error),
+            since=_json_time(data.get("since")),
+        )
+
+
+def _json_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery leased to a worker, with what its message needs."""
+
+    id: str
+    notifier_id: str
+    kind: str  # alert | notice
+    batch_id: str | None
+    attempts: int
+    created_at: datetime
+    alert: Alert | None = None
+    article: Article | None = None
+    feed_title: str | None = None
+    feed_url: str | None = None
+    notice: HealthNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """How one message's send ended, for the deliveries (`ids`) it carried."""
+
+    ids: tuple[str, ...]
+    state: DeliveryState  # SENT, PENDING (retry at `next_attempt_at`) or DEAD
+    attempted: bool = True  # False: put back untouched (the worker is stopping)
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    answer: str | None = None

@@ -26,8 +26,6 @@ KNOWN_ARROWS: dict[tuple[str, str], str] = {
     ("monitor.config.notifiers", "monitor.notify.formats"): _ITEM_1,
     ("monitor.config.notifiers", "monitor.notify.signing"): _ITEM_1,
     ("monitor.notify.email", "monitor.config.settings"): _ITEM_1,
-    ("monitor.notify.worker", "monitor.store"): _ITEM_1,
-    ("monitor.notify.worker", "monitor.store.outbox"): _ITEM_1,
 }
 
 
