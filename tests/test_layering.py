@@ -25,7 +25,6 @@ KNOWN_ARROWS: dict[tuple[str, str], str] = {
     ("monitor.config.notifiers", "monitor.notify.email_message"): _ITEM_1,
     ("monitor.config.notifiers", "monitor.notify.formats"): _ITEM_1,
     ("monitor.config.notifiers", "monitor.notify.signing"): _ITEM_1,
-    ("monitor.notify.email", "monitor.config.settings"): _ITEM_1,
 }
 
 
