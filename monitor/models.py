@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,3 +486,55 @@ class DeliveryOutcome:
     next_attempt_at: datetime | None = None
     error: str | None = None
     answer: str | None = None
+
+
+# ---- notifier options: built by config from monitor.yaml, used by notify -------------------
+WebhookFormat = Literal["json", "slack", "discord", "teams", "template"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    url: str  # may hold a token: never log it unredacted
+    format: WebhookFormat = "json"
+    secret: str | None = None  # Standard Webhooks signing key; `whsec_` + base64, or raw text
+    headers: Mapping[str, str] = field(default_factory=dict)
+    template: Path | None = None  # format: template; a Jinja2 file, relative paths resolved
+    content_type: str = "application/json"  # format: template
+    timeout: float = 10.0  # seconds, for the whole request
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class EmailOptions:
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    subject: str | None = None  # a Jinja2 template string; None for the default subject
+    concurrency: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class FileOptions:
+    path: Path  # JSON lines, appended
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleOptions:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """When a notifier's deliveries go out: at once, or gathered into digests; and its cap.
+
+    A digest fires `every` interval or on a five-field `cron` expression (exactly one is set).
+    Over `max_per_hour` immediate deliveries in the last hour, the rest are held and sent as
+    one summary when the hour has passed.
+    """
+
+    mode: Literal["immediate", "digest"] = "immediate"
+    every: timedelta | None = None
+    cron: str | None = None
+    max_per_hour: int | None = None
+
+
+NotifierOptions = WebhookOptions | EmailOptions | FileOptions | ConsoleOptions

@@ -19,11 +19,12 @@ from monitor.config.files import Located
 from monitor.config.settings import DURATION_HINT, parse_duration
 from monitor.config.validate import Checker, one_of, shown_url, suggestion, url_problem
 from monitor.errors import ConfigError
-from monitor.notify.base import (
+from monitor.models import (
     ConsoleOptions,
     DeliveryPolicy,
     EmailOptions,
     FileOptions,
+    NotifierOptions,
     WebhookFormat,
     WebhookOptions,
 )
@@ -50,8 +51,6 @@ __all__ = [
     "resolve_path",
     "shown_webhook_url",
 ]
-
-NotifierOptions = WebhookOptions | EmailOptions | FileOptions | ConsoleOptions
 
 DELIVERY_MODES = ("immediate", "digest")
 WEBHOOK_FORMATS: tuple[str, ...] = get_args(WebhookFormat)
