@@ -28,6 +28,7 @@ from monitor.config.settings import database_driver_problem
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
+from monitor.notify.checks import check_notifier_options
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -69,6 +70,7 @@ def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> 
         driver = database_driver_problem(settings.database_url) if store else None
         try:
             config = load_config(settings, config_path)
+            check_notifier_options(config.notifier_checks)
         except ConfigErrors as exc:
             raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
         if driver is not None:
@@ -99,7 +101,9 @@ def configured_feeds(settings: Settings, config_path: Path | None) -> tuple[Feed
     """monitor.yaml's feeds, its rule files not read; None (said on stderr) when monitor.yaml
     has errors, so that the store is shown as it is rather than synced to a broken file."""
     try:
-        return load_config(settings, config_path, rules=False).feeds
+        config = load_config(settings, config_path, rules=False)
+        check_notifier_options(config.notifier_checks)
+        return config.feeds
     except ConfigError as exc:
         count = len(exc.errors) if isinstance(exc, ConfigErrors) else 1
         click.echo(

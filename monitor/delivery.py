@@ -14,12 +14,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.config.notifiers import (
-    crontab_trigger,
-    delivery_policy,
-    notifier_base_dir,
-    notifier_options,
-)
+from monitor.config.notifiers import delivery_policy, notifier_base_dir, notifier_options
 from monitor.errors import ConfigError
 from monitor.models import DeliveryState, OutboxPlan
 from monitor.notify.base import (
@@ -30,6 +25,7 @@ from monitor.notify.base import (
     Notifier,
     WebhookOptions,
 )
+from monitor.notify.schedule import crontab_trigger
 from monitor.notify.worker import DeliveryLimits, DeliveryWorker
 from monitor.pipeline import utc_now
 

@@ -30,6 +30,7 @@ from monitor.config.defaults import default_rules_dir
 from monitor.delivery import build_notifiers
 from monitor.errors import MonitorError
 from monitor.models import Alert, PollStatus, RuleSpec
+from monitor.notify.checks import check_notifier_options
 from monitor.notify.console import ConsoleNotifier
 from monitor.notify.webhook import create_webhook_client
 from monitor.service import PollTally, Service
@@ -285,6 +286,7 @@ def load_demo(workdir: Path, config_path: Path) -> tuple[Settings, MonitorConfig
         fetch_timeout=10.0,
     )
     config = load_config(settings, config_path)
+    check_notifier_options(config.notifier_checks)
     routes = {n.id for n in config.notifiers_for(_example_rule(config))}
     if WEBHOOK_ID not in routes:
         raise DemoError(f"rule {EXAMPLE_RULE} could not be routed to the webhook catcher")

@@ -538,3 +538,21 @@ class DeliveryPolicy:
 
 
 NotifierOptions = WebhookOptions | EmailOptions | FileOptions | ConsoleOptions
+
+
+NotifierCheckKind = Literal["secret", "template", "subject", "cron"]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierOptionCheck:
+    """A notifier option only notify can judge (a signing key, a Jinja2 template file or
+    subject, a cron expression) and where it was written: config records it, the wiring has
+    `monitor.notify.check_notifier_options` judge it beside rule compilation."""
+
+    kind: NotifierCheckKind
+    value: str  # for a template, its file resolved against monitor.yaml's folder
+    path: str  # for the ConfigError: file:line and field, as config gives them
+    line: int
+    field: str | None
+    shown: str  # the value as a message quotes it; an expanded `${VAR}` as written
+    from_environment: bool = False

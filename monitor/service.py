@@ -26,6 +26,7 @@ from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
 from monitor.models import Article, DeliveryState, Feed, PollOutcome, PollStatus, RuleMatch
 from monitor.notify.base import Notifier
+from monitor.notify.checks import check_notifier_options
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
 from monitor.redact import redact_url
@@ -64,7 +65,9 @@ async def _watch_for_reloads(
 
 def compile_matcher(config: MonitorConfig) -> Matcher:
     """The config's rules compiled into one matcher; ConfigErrors with file:line if a rule
-    cannot be compiled (a bad regex or query)."""
+    cannot be compiled (a bad regex or query), or if a notifier option only notify can judge
+    is bad (a signing key, a template, a subject, a cron expression)."""
+    check_notifier_options(config.notifier_checks)
     return compile_rules(config.rules)
 
 

@@ -27,6 +27,7 @@ from monitor.notify.base import (
     FileOptions,
     WebhookOptions,
 )
+from monitor.notify.checks import check_notifier_options
 
 # Lines 1-3 are the feed, 4 is "notifiers:", 5 the notifier's id: its options start on line 6.
 HEAD = "feeds:\n  - id: tass\n    url: https://tass.com/rss/v2.xml\nnotifiers:\n  - id: n\n"
@@ -71,7 +72,9 @@ def load(folder: Path) -> Load:
 
     def load(text: str, environ: Mapping[str, str] | None = None) -> MonitorConfig:
         (folder / "monitor.yaml").write_text(text, encoding="utf-8")
-        return load_config(_settings(), Path("monitor.yaml"), environ=environ or {})
+        config = load_config(_settings(), Path("monitor.yaml"), environ=environ or {})
+        check_notifier_options(config.notifier_checks)  # as the wiring does, beside the rules
+        return config
 
     return load
 
