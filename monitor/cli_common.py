@@ -28,7 +28,7 @@ from monitor.config.settings import database_driver_problem
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
-from monitor.notify.checks import check_notifier_options
+from monitor.notify import check_notifier_options
 
 if TYPE_CHECKING:
     from rich.table import Table

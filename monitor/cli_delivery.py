@@ -24,11 +24,9 @@ from monitor.cli_options import config_option
 from monitor.config import MonitorConfig, Settings
 from monitor.config.settings import parse_duration
 from monitor.config.validate import suggestion
-from monitor.delivery import build_notifiers
 from monitor.errors import ConfigError, DeliveryError
 from monitor.models import Alert, DeliveryState, DeliveryStatus
-from monitor.notify.sample import sample_alert
-from monitor.notify.webhook import create_webhook_client
+from monitor.notify import build_notifiers, create_webhook_client, sample_alert
 from monitor.pipeline import utc_now
 from monitor.views import alert_json, iso
 
@@ -269,7 +267,7 @@ def notify_test(config_path: Path | None, notifier_id: str) -> None:
 async def _send_sample(settings: Settings, config: MonitorConfig, notifier_id: str) -> str:
     client = create_webhook_client(settings.user_agent)
     try:
-        notifiers = build_notifiers(config, settings, client)
+        notifiers = build_notifiers(config.notifier_settings(), settings, client)
         notifier = notifiers[notifier_id]
         try:
             return await notifier.send(sample_alert())

@@ -27,12 +27,14 @@ from rich.text import Text
 
 from monitor.config import MonitorConfig, Settings, load_config, load_settings
 from monitor.config.defaults import default_rules_dir
-from monitor.delivery import build_notifiers
 from monitor.errors import MonitorError
 from monitor.models import Alert, PollStatus, RuleSpec
-from monitor.notify.checks import check_notifier_options
-from monitor.notify.console import ConsoleNotifier
-from monitor.notify.webhook import create_webhook_client
+from monitor.notify import (
+    ConsoleNotifier,
+    build_notifiers,
+    check_notifier_options,
+    create_webhook_client,
+)
 from monitor.service import PollTally, Service
 from monitor.store import open_store
 
@@ -305,7 +307,7 @@ async def run_round(
     settings: Settings, config: MonitorConfig, out: TextIO, client: httpx.AsyncClient
 ) -> PollTally:
     """`monitor once` on the demo's config, the console notifier writing to `out`."""
-    notifiers = dict(build_notifiers(config, settings, client))
+    notifiers = dict(build_notifiers(config.notifier_settings(), settings, client))
     notifiers[CONSOLE_ID] = ConsoleNotifier(CONSOLE_ID, out)
     service = Service(settings, config, notifiers=notifiers, parse_in_processes=False)
     return await service.once()

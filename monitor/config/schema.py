@@ -21,7 +21,9 @@ from monitor.config.notifiers import (
     NOTIFIER_KEYS,
     NOTIFIER_OPTIONS,
     NotifierChecker,
+    delivery_policy,
     notifier_base_dir,
+    notifier_options,
 )
 from monitor.config.settings import DEFAULT_INTERVAL, format_duration
 from monitor.config.validate import (
@@ -33,7 +35,13 @@ from monitor.config.validate import (
     url_problem,
 )
 from monitor.errors import ConfigError
-from monitor.models import NotifierOptionCheck, RuleSet, RuleSpec
+from monitor.models import (
+    DeliveryPolicy,
+    NotifierOptionCheck,
+    NotifierOptions,
+    RuleSet,
+    RuleSpec,
+)
 from monitor.redact import redact_url
 
 __all__ = [
@@ -164,6 +172,16 @@ class MonitorConfig:
             return self._feeds[feed_id]
         except KeyError:
             raise KeyError(f"no feed {feed_id!r} in the configuration") from None
+
+    def notifier_settings(self) -> dict[str, NotifierOptions]:
+        """Each notifier's typed options, by id, for notify to build it; relative paths are
+        resolved as `check` resolves them (against monitor.yaml's folder)."""
+        folder = notifier_base_dir(self.source, embedded=self.embedded)
+        return {notifier.id: notifier_options(notifier, folder) for notifier in self.notifiers}
+
+    def delivery_policies(self) -> dict[str, DeliveryPolicy]:
+        """When each notifier's deliveries go out, and its hourly cap, by id."""
+        return {notifier.id: delivery_policy(notifier) for notifier in self.notifiers}
 
     @property
     def notifier_checks(self) -> tuple[NotifierOptionCheck, ...]:

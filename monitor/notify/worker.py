@@ -34,7 +34,7 @@ from monitor.notify.messages import (
 from monitor.notify.outbox import Outbox
 from monitor.redact import redact_url
 
-__all__ = ["DeliveryLimits", "DeliveryWorker", "backoff", "human_duration"]
+__all__ = ["Clock", "DeliveryLimits", "DeliveryWorker", "backoff", "human_duration", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def human_duration(delay: timedelta) -> str:
 Clock = Callable[[], datetime]
 
 
-def _utcnow() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -96,7 +96,7 @@ class DeliveryWorker:
         policies: Mapping[str, DeliveryPolicy] | None = None,
         rule_descriptions: Mapping[str, str] | None = None,
         limits: DeliveryLimits | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
         rng: random.Random | None = None,
         on_outcome: Callable[[str, str, int], None] | None = None,
         owner: str | None = None,
