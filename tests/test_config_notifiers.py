@@ -903,3 +903,21 @@ def test_a_file_notifier_in_a_folder_it_cannot_write_is_an_error(
         f'monitor.yaml:7: notifiers[0].path: "locked/a.jsonl": {unwritable_folder} is not '
         "writable by this user"
     ]
+
+
+def test_config_records_what_only_notify_judges_and_the_service_checks_it(folder: Path) -> None:
+    """Config loads a bad signing key (it cannot judge it) with its place; the service's rule
+    compilation, which a reload runs too, refuses it at that file:line."""
+    from monitor.service import compile_matcher
+
+    (folder / "monitor.yaml").write_text(entry(*HOOK, "secret: whsec_!!"), encoding="utf-8")
+    config = load_config(_settings(), Path("monitor.yaml"), environ={})
+
+    assert [(c.kind, c.line, c.field) for c in config.notifier_checks] == [
+        ("secret", 8, "notifiers[0].secret")
+    ]
+    with pytest.raises(ConfigErrors) as caught:
+        compile_matcher(config)
+    assert [str(error) for error in caught.value.errors] == [
+        "monitor.yaml:8: notifiers[0].secret: a webhook secret starting with whsec_ must be base64"
+    ]
