@@ -253,7 +253,7 @@ class DeliveryWorker:
         self, messages: list[tuple[Outgoing, list[ClaimedDelivery]]], now: datetime
     ) -> list[tuple[Outgoing, list[ClaimedDelivery]]]:
         """Hold the single alerts over a notifier's `max_per_hour`; they go out later, folded
-        into one summary (see `DeliveryService.flush_overflow`)."""
+        into one summary (see `Delivery.flush_overflow`)."""
         kept: list[tuple[Outgoing, list[ClaimedDelivery]]] = []
         held: list[str] = []
         budget: dict[str, int] = {}
