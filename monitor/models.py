@@ -5,10 +5,14 @@ Stages import these and `errors`, never each other; `pipeline` and `service` wir
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from pathlib import Path
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,3 +374,187 @@ class OutboxPlan:
     held: frozenset[str] = frozenset()
     realert: Mapping[str, timedelta] = field(default_factory=dict)
     ops: tuple[str, ...] = ()
+
+
+# ---- HTTP hints read by fetch and by the webhook notifier -----------------------------------
+MAX_RETRY_AFTER = 24 * 60 * 60.0  # seconds: a server cannot park a feed for longer than a day
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110 §10.2.3: Retry-After = HTTP-date / delay-seconds
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP-date.
+
+    Clamped to [0, 24 h]; a date in the past gives 0. Anything else (empty, negative,
+    fractional, unparsable) gives None, meaning the server gave no usable hint.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if _DELTA_SECONDS.fullmatch(text):
+        return min(float(text), MAX_RETRY_AFTER)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    seconds = (_as_utc(when) - _as_utc(now)).total_seconds()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # A date with a "-0000" zone parses naive; HTTP dates are always GMT (RFC 9110 §5.6.7).
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# ---- delivery: what the outbox hands the worker, and what the worker hands back -------------
+class NoticeKind(StrEnum):
+    FEED_DOWN = "feed_down"
+    FEED_RECOVERED = "feed_recovered"
+
+
+@dataclass(frozen=True, slots=True)
+class HealthNotice:
+    """A feed turned unhealthy, or recovered: the ops notice the store writes in the poll's
+    transaction and the `ops_notify` notifiers get. Kept in the outbox as `as_json()`."""
+
+    kind: NoticeKind
+    at: datetime  # UTC: the poll that changed the feed's health
+    feed_id: str
+    feed_title: str | None
+    feed_url: str  # redacted: no credentials or token-like query values
+    failures: int  # consecutive failures (FEED_DOWN), or how many it had (FEED_RECOVERED)
+    error: str | None  # the last error, already free of secrets
+    since: datetime | None  # when it started failing (the last success)
+
+    def as_json(self) -> dict[str, object]:
+        """The row's `notice` column."""
+        return {
+            "kind": self.kind.value,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "feed": {"id": self.feed_id, "title": self.feed_title, "url": self.feed_url},
+            "failures": self.failures,
+            "error": self.error,
+            "since": self.since.astimezone(UTC).isoformat() if self.since else None,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> HealthNotice:
+        """Read back a `notice` column (written by `as_json`, by this or an earlier version)."""
+        feed = data.get("feed")
+        feed_data: Mapping[str, object] = feed if isinstance(feed, Mapping) else {}
+        title = feed_data.get("title")
+        error = data.get("error")
+        return cls(
+            kind=NoticeKind(str(data.get("kind"))),
+            at=_json_time(data.get("at")) or datetime.now(UTC),
+            feed_id=str(feed_data.get("id", "")),
+            feed_title=None if title is None else str(title),
+            feed_url=str(feed_data.get("url", "")),
+            failures=int(str(data.get("failures") or 0)),
+            error=None if error is None else str(error),
+            since=_json_time(data.get("since")),
+        )
+
+
+def _json_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    return datetime.fromisoformat(value).astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery leased to a worker, with what its message needs."""
+
+    id: str
+    notifier_id: str
+    kind: str  # alert | notice
+    batch_id: str | None
+    attempts: int
+    created_at: datetime
+    alert: Alert | None = None
+    article: Article | None = None
+    feed_title: str | None = None
+    feed_url: str | None = None
+    notice: HealthNotice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """How one message's send ended, for the deliveries (`ids`) it carried."""
+
+    ids: tuple[str, ...]
+    state: DeliveryState  # SENT, PENDING (retry at `next_attempt_at`) or DEAD
+    attempted: bool = True  # False: put back untouched (the worker is stopping)
+    next_attempt_at: datetime | None = None
+    error: str | None = None
+    answer: str | None = None
+
+
+# ---- notifier options: built by config from monitor.yaml, used by notify -------------------
+WebhookFormat = Literal["json", "slack", "discord", "teams", "template"]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookOptions:
+    url: str  # may hold a token: never log it unredacted
+    format: WebhookFormat = "json"
+    secret: str | None = None  # Standard Webhooks signing key; `whsec_` + base64, or raw text
+    headers: Mapping[str, str] = field(default_factory=dict)
+    template: Path | None = None  # format: template; a Jinja2 file, relative paths resolved
+    content_type: str = "application/json"  # format: template
+    timeout: float = 10.0  # seconds, for the whole request
+    concurrency: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class EmailOptions:
+    to: tuple[str, ...]
+    cc: tuple[str, ...] = ()
+    subject: str | None = None  # a Jinja2 template string; None for the default subject
+    concurrency: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class FileOptions:
+    path: Path  # JSON lines, appended
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleOptions:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPolicy:
+    """When a notifier's deliveries go out: at once, or gathered into digests; and its cap.
+
+    A digest fires `every` interval or on a five-field `cron` expression (exactly one is set).
+    Over `max_per_hour` immediate deliveries in the last hour, the rest are held and sent as
+    one summary when the hour has passed.
+    """
+
+    mode: Literal["immediate", "digest"] = "immediate"
+    every: timedelta | None = None
+    cron: str | None = None
+    max_per_hour: int | None = None
+
+
+NotifierOptions = WebhookOptions | EmailOptions | FileOptions | ConsoleOptions
+
+
+NotifierCheckKind = Literal["secret", "template", "subject", "cron"]
+
+
+@dataclass(frozen=True, slots=True)
+class NotifierOptionCheck:
+    """A notifier option only notify can judge (a signing key, a Jinja2 template file or
+    subject, a cron expression) and where it was written: config records it, the wiring has
+    `monitor.notify.check_notifier_options` judge it beside rule compilation."""
+
+    kind: NotifierCheckKind
+    value: str  # for a template, its file resolved against monitor.yaml's folder
+    path: str  # for the ConfigError: file:line and field, as config gives them
+    line: int
+    field: str | None
+    shown: str  # the value as a message quotes it; an expanded `${VAR}` as written
+    from_environment: bool = False

@@ -20,13 +20,27 @@ from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.config import ConfigError, ConfigErrors, MonitorConfig, Settings, load_config
-from monitor.delivery import Delivery
 from monitor.errors import StoreError
 from monitor.fetch import Fetcher, FetchLimits, Timeouts, create_client
 from monitor.match import ArticleText, Matcher, compile_rules
 from monitor.match import checks as rule_checks
-from monitor.models import Article, DeliveryState, Feed, PollOutcome, PollStatus, RuleMatch
-from monitor.notify.base import Notifier
+from monitor.models import (
+    Article,
+    DeliveryState,
+    Feed,
+    OutboxPlan,
+    PollOutcome,
+    PollStatus,
+    RuleMatch,
+)
+from monitor.notify import (
+    Delivery,
+    DeliveryLimits,
+    Notifier,
+    build_notifiers,
+    check_notifier_options,
+    needs_webhook_client,
+)
 from monitor.parse import FeedParser
 from monitor.pipeline import NewArticlesHook, Poller, utc_now
 from monitor.redact import redact_url
@@ -36,6 +50,7 @@ from monitor.store.single import DaemonLock
 from monitor.unrecorded import UnrecordedPolls
 
 if TYPE_CHECKING:
+    import httpx
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     from monitor.metrics import Metrics
@@ -63,9 +78,60 @@ async def _watch_for_reloads(
     await watch_for_reloads(current, reload, stop)
 
 
+def build_plan(config: MonitorConfig) -> OutboxPlan:
+    """Where each rule's alerts go, which notifiers gather digests, each rule's `realert`."""
+    rules = config.rules.rules
+    routes = {rule.id: tuple(n.id for n in config.notifiers_for(rule)) for rule in rules}
+    policies = config.delivery_policies()
+    held = frozenset(nid for nid, policy in policies.items() if policy.mode == "digest")
+    realert = {rule.id: rule.realert for rule in rules if rule.realert}
+    return OutboxPlan(routes=routes, held=held, realert=realert, ops=config.ops_notify)
+
+
+def new_delivery(
+    store: Store,
+    config: MonitorConfig,
+    settings: Settings,
+    *,
+    notifiers: Mapping[str, Notifier] | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    on_outcome: Callable[[str, str, int], None] | None = None,
+    owner: str | None = None,
+) -> Delivery:
+    """The delivery stage for `config`: its notifiers (unless given), policies, plan and
+    limits; the webhooks' HTTP client is made only when a webhook needs one."""
+    client: httpx.AsyncClient | None = None
+    if notifiers is None:
+        options = config.notifier_settings()
+        if needs_webhook_client(options):
+            from monitor.notify.webhook import create_webhook_client
+
+            client = create_webhook_client(settings.user_agent)
+        notifiers = build_notifiers(options, settings, client)
+    limits = DeliveryLimits(
+        max_attempts=settings.delivery_max_attempts,
+        max_age=settings.delivery_max_age,
+        lease=settings.delivery_lease,
+    )
+    return Delivery(
+        store,
+        notifiers,
+        policies=config.delivery_policies(),
+        plan=build_plan(config),
+        rule_descriptions={r.id: r.description for r in config.rules.rules if r.description},
+        limits=limits,
+        clock=clock,
+        on_outcome=on_outcome,
+        owner=owner,
+        client=client,
+    )
+
+
 def compile_matcher(config: MonitorConfig) -> Matcher:
     """The config's rules compiled into one matcher; ConfigErrors with file:line if a rule
-    cannot be compiled (a bad regex or query)."""
+    cannot be compiled (a bad regex or query), or if a notifier option only notify can judge
+    is bad (a signing key, a template, a subject, a cron expression)."""
+    check_notifier_options(config.notifier_checks)
     return compile_rules(config.rules)
 
 
@@ -262,7 +328,7 @@ class Service:
             )
 
     def _new_delivery(self, config: MonitorConfig) -> Delivery:
-        return Delivery(
+        return new_delivery(
             self.store,
             config,
             self.settings,

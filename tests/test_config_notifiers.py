@@ -27,6 +27,7 @@ from monitor.notify.base import (
     FileOptions,
     WebhookOptions,
 )
+from monitor.notify.checks import check_notifier_options
 
 # Lines 1-3 are the feed, 4 is "notifiers:", 5 the notifier's id: its options start on line 6.
 HEAD = "feeds:\n  - id: tass\n    url: https://tass.com/rss/v2.xml\nnotifiers:\n  - id: n\n"
@@ -71,7 +72,9 @@ def load(folder: Path) -> Load:
 
     def load(text: str, environ: Mapping[str, str] | None = None) -> MonitorConfig:
         (folder / "monitor.yaml").write_text(text, encoding="utf-8")
-        return load_config(_settings(), Path("monitor.yaml"), environ=environ or {})
+        config = load_config(_settings(), Path("monitor.yaml"), environ=environ or {})
+        check_notifier_options(config.notifier_checks)  # as the wiring does, beside the rules
+        return config
 
     return load
 
@@ -899,4 +902,22 @@ def test_a_file_notifier_in_a_folder_it_cannot_write_is_an_error(
     assert errors_of(entry("type: file", "path: locked/a.jsonl")) == [
         f'monitor.yaml:7: notifiers[0].path: "locked/a.jsonl": {unwritable_folder} is not '
         "writable by this user"
+    ]
+
+
+def test_config_records_what_only_notify_judges_and_the_service_checks_it(folder: Path) -> None:
+    """Config loads a bad signing key (it cannot judge it) with its place; the service's rule
+    compilation, which a reload runs too, refuses it at that file:line."""
+    from monitor.service import compile_matcher
+
+    (folder / "monitor.yaml").write_text(entry(*HOOK, "secret: whsec_!!"), encoding="utf-8")
+    config = load_config(_settings(), Path("monitor.yaml"), environ={})
+
+    assert [(c.kind, c.line, c.field) for c in config.notifier_checks] == [
+        ("secret", 8, "notifiers[0].secret")
+    ]
+    with pytest.raises(ConfigErrors) as caught:
+        compile_matcher(config)
+    assert [str(error) for error in caught.value.errors] == [
+        "monitor.yaml:8: notifiers[0].secret: a webhook secret starting with whsec_ must be base64"
     ]

@@ -18,7 +18,6 @@ import httpx
 import pytest
 
 from monitor.config import FeedConfig
-from monitor.delivery import digest_trigger, gather_digest, gather_overflow
 from monitor.models import (
     Article,
     DeliveryState,
@@ -28,10 +27,17 @@ from monitor.models import (
     RuleMatch,
     TermHit,
 )
+from monitor.notify import (
+    DeliveryLimits,
+    DeliveryWorker,
+    digest_trigger,
+    gather_digest,
+    gather_overflow,
+    human_duration,
+)
 from monitor.notify.base import DeliveryPolicy, EmailOptions, Notifier, WebhookOptions
 from monitor.notify.email import EmailNotifier, SmtpSettings
 from monitor.notify.webhook import WebhookNotifier, create_webhook_client
-from monitor.notify.worker import DeliveryLimits, DeliveryWorker, human_duration
 from monitor.store import Store
 from tests.conftest import StoreFactory
 from tests.smtpserver import SmtpServer

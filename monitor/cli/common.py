@@ -30,6 +30,7 @@ from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.match import Matcher, compile_rules
 from monitor.match import checks as rule_checks
+from monitor.notify import check_notifier_options
 
 # The service, the store and rich are not imported here: `check` needs none of them, and each
 # costs a noticeable part of a command's start (`store.py` and `tables.py` import them).
@@ -66,6 +67,7 @@ def load(config_path: Path | None, *, logs: bool = True, store: bool = True) -> 
         driver = database_driver_problem(settings.database_url) if store else None
         try:
             config = load_config(settings, config_path, rule_checks=rule_checks)
+            check_notifier_options(config.notifier_checks)
         except ConfigErrors as exc:
             raise ConfigErrors([*([driver] if driver else []), *exc.errors]) from None
         if driver is not None:
@@ -96,7 +98,9 @@ def configured_feeds(settings: Settings, config_path: Path | None) -> tuple[Feed
     """monitor.yaml's feeds, its rule files not read; None (said on stderr) when monitor.yaml
     has errors, so that the store is shown as it is rather than synced to a broken file."""
     try:
-        return load_config(settings, config_path, rules=False).feeds
+        config = load_config(settings, config_path, rules=False)
+        check_notifier_options(config.notifier_checks)
+        return config.feeds
     except ConfigError as exc:
         count = len(exc.errors) if isinstance(exc, ConfigErrors) else 1
         click.echo(

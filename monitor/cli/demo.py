@@ -32,12 +32,15 @@ from rich.text import Text
 from monitor.cli.common import run_async
 from monitor.config import MonitorConfig, Settings, load_config, load_settings
 from monitor.config.defaults import default_rules_dir
-from monitor.delivery import build_notifiers
 from monitor.errors import MonitorError
 from monitor.logging import configure_logging
 from monitor.models import Alert, PollStatus, RuleSpec
-from monitor.notify.console import ConsoleNotifier
-from monitor.notify.webhook import create_webhook_client
+from monitor.notify import (
+    ConsoleNotifier,
+    build_notifiers,
+    check_notifier_options,
+    create_webhook_client,
+)
 from monitor.service import PollTally, Service
 from monitor.store import open_store
 
@@ -291,6 +294,7 @@ def load_demo(workdir: Path, config_path: Path) -> tuple[Settings, MonitorConfig
         fetch_timeout=10.0,
     )
     config = load_config(settings, config_path)
+    check_notifier_options(config.notifier_checks)
     routes = {n.id for n in config.notifiers_for(_example_rule(config))}
     if WEBHOOK_ID not in routes:
         raise DemoError(f"rule {EXAMPLE_RULE} could not be routed to the webhook catcher")
@@ -309,7 +313,7 @@ async def run_round(
     settings: Settings, config: MonitorConfig, out: TextIO, client: httpx.AsyncClient
 ) -> PollTally:
     """`monitor once` on the demo's config, the console notifier writing to `out`."""
-    notifiers = dict(build_notifiers(config, settings, client))
+    notifiers = dict(build_notifiers(config.notifier_settings(), settings, client))
     notifiers[CONSOLE_ID] = ConsoleNotifier(CONSOLE_ID, out)
     service = Service(settings, config, notifiers=notifiers, parse_in_processes=False)
     return await service.once()

@@ -12,10 +12,8 @@ from monitor.cli.common import fail_config, load
 from monitor.cli.options import config_option
 from monitor.config import MonitorConfig, Settings
 from monitor.config.validate import suggestion
-from monitor.delivery import build_notifiers
 from monitor.errors import ConfigError, DeliveryError
-from monitor.notify.sample import sample_alert
-from monitor.notify.webhook import create_webhook_client
+from monitor.notify import build_notifiers, create_webhook_client, sample_alert
 
 __all__ = ["notify_test"]
 
@@ -43,7 +41,7 @@ def notify_test(config_path: Path | None, notifier_id: str) -> None:
 async def _send_sample(settings: Settings, config: MonitorConfig, notifier_id: str) -> str:
     client = create_webhook_client(settings.user_agent)
     try:
-        notifiers = build_notifiers(config, settings, client)
+        notifiers = build_notifiers(config.notifier_settings(), settings, client)
         notifier = notifiers[notifier_id]
         try:
             return await notifier.send(sample_alert())

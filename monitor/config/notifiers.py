@@ -1,6 +1,7 @@
 """A notifier's options: what each type takes, checked at load time, then typed for delivery.
 
-`NotifierChecker` reports every bad option with file:line and keeps nothing but the YAML values;
+`NotifierChecker` reports every bad option with file:line and keeps nothing but the YAML values
+(and, for notify to judge, the options only it can: see `NotifierOptionCheck`);
 `notifier_options` and `delivery_policy` turn a validated `NotifierConfig` into the option
 objects of `monitor.notify.base` (parsing values already checked, so they cannot fail).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
@@ -18,21 +20,20 @@ from typing import TYPE_CHECKING, Any, Literal, cast, get_args
 from monitor.config.files import Located
 from monitor.config.settings import DURATION_HINT, parse_duration
 from monitor.config.validate import Checker, one_of, shown_url, suggestion, url_problem
-from monitor.errors import ConfigError
-from monitor.notify.base import (
+from monitor.models import (
     ConsoleOptions,
     DeliveryPolicy,
     EmailOptions,
     FileOptions,
+    NotifierCheckKind,
+    NotifierOptionCheck,
+    NotifierOptions,
     WebhookFormat,
     WebhookOptions,
 )
-from monitor.notify.signing import signing_key
 from monitor.redact import REDACTED, redact_url
 
 if TYPE_CHECKING:
-    from apscheduler.triggers.cron import CronTrigger
-
     from monitor.config.schema import NotifierConfig
 
 __all__ = [
@@ -50,8 +51,6 @@ __all__ = [
     "resolve_path",
     "shown_webhook_url",
 ]
-
-NotifierOptions = WebhookOptions | EmailOptions | FileOptions | ConsoleOptions
 
 DELIVERY_MODES = ("immediate", "digest")
 WEBHOOK_FORMATS: tuple[str, ...] = get_args(WebhookFormat)
@@ -90,7 +89,6 @@ WEBHOOK_CONCURRENCY = (1, 64)
 EMAIL_CONCURRENCY = (1, 16)
 MAX_WEBHOOK_TIMEOUT = timedelta(minutes=5)
 MIN_DIGEST_EVERY = timedelta(minutes=1)
-CRON_FIELDS = "minute hour day month weekday"
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 section 5.6.2
 _TOKEN_CHARS = "letters, digits and !#$%&'*+-.^_`|~"
@@ -131,10 +129,12 @@ def _article(kind: str) -> str:
     return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
+@dataclass(slots=True)
 class NotifierChecker(Checker):
-    """Checks the options of one `notifiers:` entry, by its type."""
+    """Checks the options of one `notifiers:` entry, by its type. What only notify can judge is
+    recorded in `option_checks`, in line order, for the wiring to run."""
 
-    __slots__ = ()
+    option_checks: list[NotifierOptionCheck] = field(default_factory=list)
 
     def notifier_options_valid(
         self, node: Located, kind: str, fields: Mapping[str, Located], base_dir: Path
@@ -212,14 +212,21 @@ class NotifierChecker(Checker):
 
     def _cron(self, node: Located) -> None:
         expression = self.string(node)
-        if expression is None:
-            return
-        try:
-            crontab_trigger(expression)
-        except ValueError as exc:
-            # An expanded ${VAR} is named, not repeated: APScheduler's message quotes the value.
-            detail = "" if node.template is not None else f": {exc}"
-            self.report(node, f"{node.shown()} is not a cron expression ({CRON_FIELDS}){detail}")
+        if expression is not None:
+            self._check_later("cron", node, expression)
+
+    def _check_later(self, kind: NotifierCheckKind, node: Located, value: str) -> None:
+        """An option only notify can judge: recorded with its place (see `option_checks`)."""
+        check = NotifierOptionCheck(
+            kind=kind,
+            value=value,
+            path=node.source,
+            line=node.line,
+            field=node.field or None,
+            shown=node.shown(),
+            from_environment=node.template is not None,
+        )
+        self.option_checks.append(check)
 
     # -- webhook ---------------------------------------------------------------------------
 
@@ -252,12 +259,8 @@ class NotifierChecker(Checker):
         if node.unresolved or node.value in (None, ""):
             return
         secret = self.string(node)  # its messages never hold the value
-        if secret is None:
-            return
-        try:
-            signing_key(secret)
-        except ValueError as exc:  # the message names the rule, never the secret
-            self.report(node, str(exc))
+        if secret is not None:
+            self._check_later("secret", node, secret)
 
     def _headers(self, node: Located) -> None:
         headers = self.mapping(node, None, what="headers")
@@ -314,12 +317,7 @@ class NotifierChecker(Checker):
         elif not path.is_file():
             self.report(node, f"{node.shown()} does not exist (looked for {path})")
         else:
-            from monitor.notify.formats import check_template
-
-            try:
-                check_template(path)  # an error is named with the template's own line
-            except ConfigError as exc:
-                self.errors.append(exc)
+            self._check_later("template", node, str(path))
 
     def _content_type(self, node: Located) -> None:
         value = self.string(node)
@@ -340,15 +338,9 @@ class NotifierChecker(Checker):
             self.count(concurrency, *EMAIL_CONCURRENCY)
 
     def _subject(self, node: Located) -> None:
-        from monitor.notify.email_message import check_subject_template
-
         source = self.string(node)
-        if source is None:
-            return
-        try:
-            check_subject_template(source)
-        except ValueError as exc:
-            self.report(node, str(exc))
+        if source is not None:
+            self._check_later("subject", node, source)
 
     def _addresses(self, node: Located, *, required: bool) -> None:
         """A list of email addresses; `required`: at least one."""
@@ -404,48 +396,6 @@ class NotifierChecker(Checker):
 def _shown_duration(value: timedelta) -> str:
     seconds = int(value.total_seconds())
     return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
-
-
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_WEEKDAY_ITEM = re.compile(r"(\d+)(?:-(\d+))?(?:/(\d+))?")
-
-
-def crontab_trigger(expression: str) -> CronTrigger:
-    """A five-field crontab (minute hour day month weekday) as an APScheduler trigger, in UTC.
-
-    The weekday field is read as cron reads it (0 and 7 are Sunday, 1 is Monday): APScheduler's
-    own `from_crontab` counts from Monday = 0, so `0 8 * * 1-5` would run Tuesday to Saturday.
-    Numeric weekdays become names (`1-5` -> `mon,tue,wed,thu,fri`). Raises ValueError for an
-    expression it cannot read.
-    """
-    fields = expression.split()
-    if len(fields) != 5:
-        raise ValueError(f"expected 5 fields, found {len(fields)}")
-    # Imported here: APScheduler is needed only by a configuration with a digest on `cron`.
-    from apscheduler.triggers.cron import CronTrigger
-
-    minute, hour, day, month, weekday = fields
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=",".join(_weekday_names(item) for item in weekday.split(",")),
-        timezone="UTC",
-    )
-
-
-def _weekday_names(item: str) -> str:
-    found = _WEEKDAY_ITEM.fullmatch(item)
-    if found is None:
-        return item  # names, `*`, `*/2`: APScheduler reads them as cron does
-    first = int(found.group(1))
-    last = int(found.group(2) or first)
-    step = int(found.group(3) or 1)
-    if last >= len(_WEEKDAYS) or first > last or step < 1:
-        raise ValueError(f'weekday "{item}" is out of range (0-7; 0 and 7 are Sunday)')
-    names = dict.fromkeys(_WEEKDAYS[day] for day in range(first, last + 1, step))
-    return ",".join(names)
 
 
 def resolve_path(written: str, base_dir: Path) -> Path:

@@ -21,7 +21,9 @@ from monitor.config.notifiers import (
     NOTIFIER_KEYS,
     NOTIFIER_OPTIONS,
     NotifierChecker,
+    delivery_policy,
     notifier_base_dir,
+    notifier_options,
 )
 from monitor.config.settings import DEFAULT_INTERVAL, format_duration
 from monitor.config.validate import (
@@ -33,7 +35,13 @@ from monitor.config.validate import (
     url_problem,
 )
 from monitor.errors import ConfigError
-from monitor.models import RuleSet, RuleSpec
+from monitor.models import (
+    DeliveryPolicy,
+    NotifierOptionCheck,
+    NotifierOptions,
+    RuleSet,
+    RuleSpec,
+)
 from monitor.redact import redact_url
 
 __all__ = [
@@ -111,6 +119,9 @@ class NotifierConfig:
     id: str
     type: NotifierType
     options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    # The options only notify can judge, with their places: run by the wiring (see
+    # `MonitorConfig.notifier_checks`).
+    checks: tuple[NotifierOptionCheck, ...] = field(default=(), compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if problem := id_problem(self.id):
@@ -161,6 +172,22 @@ class MonitorConfig:
             return self._feeds[feed_id]
         except KeyError:
             raise KeyError(f"no feed {feed_id!r} in the configuration") from None
+
+    def notifier_settings(self) -> dict[str, NotifierOptions]:
+        """Each notifier's typed options, by id, for notify to build it; relative paths are
+        resolved as `check` resolves them (against monitor.yaml's folder)."""
+        folder = notifier_base_dir(self.source, embedded=self.embedded)
+        return {notifier.id: notifier_options(notifier, folder) for notifier in self.notifiers}
+
+    def delivery_policies(self) -> dict[str, DeliveryPolicy]:
+        """When each notifier's deliveries go out, and its hourly cap, by id."""
+        return {notifier.id: delivery_policy(notifier) for notifier in self.notifiers}
+
+    @property
+    def notifier_checks(self) -> tuple[NotifierOptionCheck, ...]:
+        """What only notify can judge of the notifiers' options, in line order: for
+        `monitor.notify.check_notifier_options`, beside rule compilation."""
+        return tuple(check for notifier in self.notifiers for check in notifier.checks)
 
     def notifier(self, notifier_id: str) -> NotifierConfig:
         """The notifier with this id. Raises KeyError."""
@@ -364,10 +391,12 @@ class _ConfigChecker(NotifierChecker):
             # Without a type, its keys are still named: `tpye:` is the likely cause.
             self.unknown_notifier_keys(node, fields)
             return None
+        first_check = len(self.option_checks)
         if not self.notifier_options_valid(node, kind, fields, base_dir) or notifier_id is None:
             return None
         plain = {key: value.plain() for key, value in fields.items() if key not in NOTIFIER_KEYS}
-        return NotifierConfig(notifier_id, cast(NotifierType, kind), freeze(plain))
+        checks = tuple(self.option_checks[first_check:])
+        return NotifierConfig(notifier_id, cast(NotifierType, kind), freeze(plain), checks)
 
     def ops_notify(self, node: Located | None, known: Sequence[str]) -> tuple[str, ...]:
         names: list[str] = []

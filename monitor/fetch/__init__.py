@@ -7,10 +7,10 @@ from monitor.fetch.policy import (
     backoff_delay,
     next_poll_at,
     parse_max_age,
-    parse_retry_after,
     publishing_gap,
     retry_delay,
 )
+from monitor.models import parse_retry_after  # shared with the webhook notifier
 
 __all__ = [
     "FetchLimits",

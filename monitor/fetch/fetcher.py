@@ -20,8 +20,8 @@ import httpx
 from monitor.errors import FetchError
 from monitor.fetch.client import FeedClient, FeedResponse, FetchLimits, Timeouts
 from monitor.fetch.hosts import HostLimiter
-from monitor.fetch.policy import parse_max_age, parse_retry_after
-from monitor.models import FetchResult, Validators
+from monitor.fetch.policy import parse_max_age
+from monitor.models import FetchResult, Validators, parse_retry_after
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})  # RFC 9110 §15.4: the others do not move the resource

@@ -9,15 +9,14 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import datetime, timedelta
 
-MAX_RETRY_AFTER = 24 * 60 * 60.0  # seconds: a server cannot park a feed for longer than a day
+from monitor.models import MAX_RETRY_AFTER
+
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=24)
 _BACKOFF_FLOOR = timedelta(seconds=5)  # even with a tiny `base`, never retry in a busy loop
 
-_DELTA_SECONDS = re.compile(r"[0-9]+")  # RFC 9110 §10.2.3: Retry-After = HTTP-date / delay-seconds
 _MAX_AGE = re.compile(r'^max-age\s*=\s*"?([0-9]+)"?$', re.IGNORECASE)
 
 
@@ -127,25 +126,6 @@ def retry_delay(
     return max(delay, asked)
 
 
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a `Retry-After` header: delay-seconds or an HTTP-date.
-
-    Clamped to [0, 24 h]; a date in the past gives 0. Anything else (empty, negative,
-    fractional, unparsable) gives None, meaning the server gave no usable hint.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    if _DELTA_SECONDS.fullmatch(text):
-        return min(float(text), MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    seconds = (_as_utc(when) - _as_utc(now)).total_seconds()
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
 def parse_max_age(cache_control: str | None) -> float | None:
     """The `max-age` of a `Cache-Control` header in seconds (RFC 9111 §5.2.2.1), else None.
 
@@ -159,8 +139,3 @@ def parse_max_age(cache_control: str | None) -> float | None:
         if match:
             return float(match.group(1))
     return None
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # A date with a "-0000" zone parses naive; HTTP dates are always GMT (RFC 9110 §5.6.7).
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -1,6 +1,6 @@
 """What the match stage says about rules as written, for config to report with its own problems.
 
-Config does not import match: the wiring (`cli_common.load`, the service's reload) passes this
+Config does not import match: the wiring (`cli.common.load`, the service's reload) passes this
 module to `load_config` as its `RuleChecks`. The compiler makes the same checks, so that a rule
 set built without config gets the same message for the same fault.
 """

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from email.headerregistry import Address, AddressHeader
 from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import aiosmtplib
 
@@ -24,14 +24,34 @@ from monitor.notify.base import EmailOptions
 from monitor.notify.email_message import build_message, load_templates
 from monitor.notify.messages import Outgoing
 
-if TYPE_CHECKING:
-    from monitor.config.settings import Settings
-
-__all__ = ["EmailNotifier", "SmtpSettings"]
+__all__ = ["EmailNotifier", "SmtpSettings", "SmtpSource"]
 
 log = logging.getLogger(__name__)
 
 Security = Literal["starttls", "tls", "none"]
+
+
+class _Secret(Protocol):
+    def get_secret_value(self) -> str: ...
+
+
+class SmtpSource(Protocol):
+    """The `MONITOR_SMTP_*` settings (`monitor.config.Settings` has them), read by
+    `SmtpSettings.from_settings`: notify does not import config."""
+
+    @property
+    def smtp_host(self) -> str | None: ...
+    @property
+    def smtp_from(self) -> str | None: ...
+    @property
+    def smtp_username(self) -> str | None: ...
+    @property
+    def smtp_password(self) -> _Secret | None: ...
+    @property
+    def smtp_security(self) -> Security: ...
+    @property
+    def smtp_effective_port(self) -> int: ...
+
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -50,7 +70,7 @@ class SmtpSettings:
     tls_context: ssl.SSLContext | None = None  # None: the system's CAs, hostname verified
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> SmtpSettings:
+    def from_settings(cls, settings: SmtpSource) -> SmtpSettings:
         """Build from `MONITOR_SMTP_*`; ValueError names the variable that is missing."""
         if not settings.smtp_host:
             raise ValueError("MONITOR_SMTP_HOST is not set: email notifiers need an SMTP server")

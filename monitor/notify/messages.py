@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.models import RuleMatch
+from monitor.models import NoticeKind, RuleMatch
 
 __all__ = [
     "AlertMessage",
@@ -96,11 +95,6 @@ class Digest:
         for alert in self.alerts:
             groups.setdefault(alert.rule_id, []).append(alert)
         return groups
-
-
-class NoticeKind(StrEnum):
-    FEED_DOWN = "feed_down"
-    FEED_RECOVERED = "feed_recovered"
 
 
 @dataclass(frozen=True, slots=True)

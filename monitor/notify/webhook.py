@@ -21,7 +21,7 @@ import jinja2
 from httpx_aiohttp import AiohttpTransport
 
 from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
-from monitor.fetch.policy import parse_retry_after
+from monitor.models import parse_retry_after
 from monitor.notify.base import WebhookOptions
 from monitor.notify.formats import body_content_type, load_template, render_body
 from monitor.notify.messages import Outgoing

@@ -21,22 +21,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from monitor.errors import DeliveryError, PermanentDeliveryError, StoreError
-from monitor.models import DeliveryState
+from monitor.models import ClaimedDelivery, DeliveryOutcome, DeliveryState, HealthNotice
 from monitor.notify.base import DeliveryPolicy, Notifier
 from monitor.notify.messages import (
     AlertMessage,
     ArticleInfo,
     Digest,
     FeedInfo,
-    NoticeKind,
     OpsNotice,
     Outgoing,
 )
+from monitor.notify.outbox import Outbox
 from monitor.redact import redact_url
-from monitor.store import Store
-from monitor.store.outbox import ClaimedDelivery, Outcome
 
-__all__ = ["DeliveryLimits", "DeliveryWorker", "backoff", "human_duration"]
+__all__ = ["Clock", "DeliveryLimits", "DeliveryWorker", "backoff", "human_duration", "utc_now"]
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +81,7 @@ def human_duration(delay: timedelta) -> str:
 Clock = Callable[[], datetime]
 
 
-def _utcnow() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -92,13 +90,13 @@ class DeliveryWorker:
 
     def __init__(
         self,
-        store: Store,
+        store: Outbox,
         notifiers: Mapping[str, Notifier],
         *,
         policies: Mapping[str, DeliveryPolicy] | None = None,
         rule_descriptions: Mapping[str, str] | None = None,
         limits: DeliveryLimits | None = None,
-        clock: Clock = _utcnow,
+        clock: Clock = utc_now,
         rng: random.Random | None = None,
         on_outcome: Callable[[str, str, int], None] | None = None,
         owner: str | None = None,
@@ -197,22 +195,22 @@ class DeliveryWorker:
     # -- building messages --
     def _messages(
         self, claimed: Sequence[ClaimedDelivery], now: datetime
-    ) -> tuple[list[tuple[Outgoing, list[ClaimedDelivery]]], list[Outcome]]:
+    ) -> tuple[list[tuple[Outgoing, list[ClaimedDelivery]]], list[DeliveryOutcome]]:
         messages: list[tuple[Outgoing, list[ClaimedDelivery]]] = []
-        dead: list[Outcome] = []
+        dead: list[DeliveryOutcome] = []
         batches: dict[str, list[ClaimedDelivery]] = defaultdict(list)
         for row in claimed:
             if row.notifier_id not in self._notifiers:
                 # Its notifier was removed from monitor.yaml: nothing can ever send it.
                 error = f'notifier "{row.notifier_id}" is not in the configuration'
-                dead.append(Outcome((row.id,), DeliveryState.DEAD, False, error=error))
+                dead.append(DeliveryOutcome((row.id,), DeliveryState.DEAD, False, error=error))
             elif row.batch_id is not None:
                 batches[row.batch_id].append(row)
             else:
                 message = self._single(row)
                 if message is None:
                     error = "its alert or article no longer exists"
-                    dead.append(Outcome((row.id,), DeliveryState.DEAD, False, error=error))
+                    dead.append(DeliveryOutcome((row.id,), DeliveryState.DEAD, False, error=error))
                 else:
                     messages.append((message, [row]))
         for batch_id, rows in batches.items():
@@ -255,7 +253,7 @@ class DeliveryWorker:
         self, messages: list[tuple[Outgoing, list[ClaimedDelivery]]], now: datetime
     ) -> list[tuple[Outgoing, list[ClaimedDelivery]]]:
         """Hold the single alerts over a notifier's `max_per_hour`; they go out later, folded
-        into one summary (see `DeliveryService.flush_overflow`)."""
+        into one summary (see `Delivery.flush_overflow`)."""
         kept: list[tuple[Outgoing, list[ClaimedDelivery]]] = []
         held: list[str] = []
         budget: dict[str, int] = {}
@@ -290,14 +288,14 @@ class DeliveryWorker:
                 log.exception("notifier %s failed unexpectedly", notifier.id)
                 return DeliveryError(f"unexpected {type(exc).__name__}")
 
-    def _outcome(self, rows: list[ClaimedDelivery], result: str | DeliveryError) -> Outcome:
+    def _outcome(self, rows: list[ClaimedDelivery], result: str | DeliveryError) -> DeliveryOutcome:
         outcome = self._judge(rows, result)
         if self._on_outcome is not None:
             label = "retry" if outcome.state is DeliveryState.PENDING else outcome.state.value
             self._on_outcome(rows[0].notifier_id, label, len(rows))
         return outcome
 
-    def _judge(self, rows: list[ClaimedDelivery], result: str | DeliveryError) -> Outcome:
+    def _judge(self, rows: list[ClaimedDelivery], result: str | DeliveryError) -> DeliveryOutcome:
         ids = tuple(row.id for row in rows)
         first = rows[0]
         name = f"delivery {first.batch_id or first.id} to {first.notifier_id}"
@@ -309,18 +307,18 @@ class DeliveryWorker:
         }
         if isinstance(result, str):
             log.info("%s sent (attempt %d): %s", name, first.attempts + 1, result, extra=context)
-            return Outcome(ids, DeliveryState.SENT, answer=result[:500])
+            return DeliveryOutcome(ids, DeliveryState.SENT, answer=result[:500])
         attempts = first.attempts + 1
         error = str(result)[:1000]
         now = self._clock()
         too_old = now - min(row.created_at for row in rows) >= self._limits.max_age
         if isinstance(result, PermanentDeliveryError):
             log.error("%s is dead: %s", name, error, extra=context)
-            return Outcome(ids, DeliveryState.DEAD, error=error)
+            return DeliveryOutcome(ids, DeliveryState.DEAD, error=error)
         if attempts >= self._limits.max_attempts or too_old:
             why = f"{attempts} attempts" if not too_old else f"{self._limits.max_age} of trying"
             log.error("%s is dead after %s: %s", name, why, error, extra=context)
-            return Outcome(ids, DeliveryState.DEAD, error=f"gave up after {why}: {error}")
+            return DeliveryOutcome(ids, DeliveryState.DEAD, error=f"gave up after {why}: {error}")
         delay = backoff(attempts, self._limits, self._rng)
         retry_after = getattr(result, "retry_after", None)
         if retry_after is not None:
@@ -333,32 +331,16 @@ class DeliveryWorker:
             error,
             extra=context,
         )
-        return Outcome(ids, DeliveryState.PENDING, next_attempt_at=now + delay, error=error)
+        return DeliveryOutcome(ids, DeliveryState.PENDING, next_attempt_at=now + delay, error=error)
 
 
-def _notice(delivery_id: str, data: Mapping[str, object]) -> OpsNotice:
-    feed = data.get("feed")
-    feed_data = feed if isinstance(feed, Mapping) else {}
+def _notice(delivery_id: str, notice: HealthNotice) -> OpsNotice:
     return OpsNotice(
         delivery_id=delivery_id,
-        kind=NoticeKind(str(data.get("kind"))),
-        at=_time(data.get("at")) or datetime.now(UTC),
-        feed=FeedInfo(
-            str(feed_data.get("id", "")),
-            _optional(feed_data.get("title")),
-            str(feed_data.get("url", "")),
-        ),
-        failures=int(str(data.get("failures") or 0)),
-        error=_optional(data.get("error")),
-        since=_time(data.get("since")),
+        kind=notice.kind,
+        at=notice.at,
+        feed=FeedInfo(notice.feed_id, notice.feed_title, notice.feed_url),
+        failures=notice.failures,
+        error=notice.error,
+        since=notice.since,
     )
-
-
-def _optional(value: object) -> str | None:
-    return None if value is None else str(value)
-
-
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    return datetime.fromisoformat(value).astimezone(UTC)

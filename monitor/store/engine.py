@@ -25,6 +25,8 @@ from monitor.errors import StoreError
 from monitor.models import (
     Alert,
     Article,
+    ClaimedDelivery,
+    DeliveryOutcome,
     DeliveryStatus,
     Feed,
     FeedStateUpdate,
@@ -350,12 +352,14 @@ class Store:
     # ---- the outbox ---------------------------------------------------------------------------
     async def claim_deliveries(
         self, owner: str, *, now: datetime, limit: int = 100, lease: timedelta = _LEASE
-    ) -> list[outbox.ClaimedDelivery]:
+    ) -> list[ClaimedDelivery]:
         """Lease up to about `limit` due deliveries (whole batches) to `owner`, oldest first."""
         async with self._write("claiming deliveries failed") as conn:
             return await outbox.claim_due(conn, owner, now=now, limit=limit, lease=lease)
 
-    async def settle_deliveries(self, outcomes: Sequence[outbox.Outcome], *, now: datetime) -> None:
+    async def settle_deliveries(
+        self, outcomes: Sequence[DeliveryOutcome], *, now: datetime
+    ) -> None:
         async with self._write("recording deliveries failed") as conn:
             await outbox.settle(conn, outcomes, now=now)
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from monitor.models import Alert, DeliveryState, OutboxPlan
+from monitor.models import Alert, DeliveryState, HealthNotice, OutboxPlan
 from monitor.store.alerts import title_key
 from monitor.store.schema import alerts, chunks, deliveries, silences
 
@@ -60,10 +60,10 @@ def create_alert_deliveries(
 
 
 def create_notice_deliveries(
-    conn: Connection, notice: Mapping[str, Any], notifier_ids: Iterable[str], *, now: datetime
+    conn: Connection, notice: HealthNotice, notifier_ids: Iterable[str], *, now: datetime
 ) -> int:
     rows = [
-        _new_row(notifier_id, NOTICE, DeliveryState.PENDING, now, notice=dict(notice))
+        _new_row(notifier_id, NOTICE, DeliveryState.PENDING, now, notice=notice.as_json())
         for notifier_id in dict.fromkeys(notifier_ids)
     ]
     if rows:
@@ -89,7 +89,7 @@ def _new_row(
     now: datetime,
     *,
     alert_id: str | None = None,
-    notice: dict[str, Any] | None = None,
+    notice: dict[str, object] | None = None,
     error: str | None = None,
 ) -> dict[str, Any]:
     return {

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC
-from typing import Any
-
-from monitor.models import Feed, FeedStateUpdate, FeedStatus
+from monitor.models import Feed, FeedStateUpdate, FeedStatus, HealthNotice, NoticeKind
 from monitor.redact import redact_url
 
-FEED_DOWN, FEED_RECOVERED = "feed_down", "feed_recovered"
 
-
-def health_notice(before: Feed, update: FeedStateUpdate) -> dict[str, Any] | None:
+def health_notice(before: Feed, update: FeedStateUpdate) -> HealthNotice | None:
     """The notice for the `ops_notify` notifiers when this poll changes the feed's health.
 
     Down: the feed becomes unhealthy (the pipeline decides when: several failures over a
@@ -20,17 +15,18 @@ def health_notice(before: Feed, update: FeedStateUpdate) -> dict[str, Any] | Non
     if before.status is FeedStatus.DISABLED:
         return None
     if update.status is FeedStatus.UNHEALTHY and before.status is not FeedStatus.UNHEALTHY:
-        kind, failures = FEED_DOWN, before.error_count + 1
+        kind, failures = NoticeKind.FEED_DOWN, before.error_count + 1
     elif update.error is None and before.status is FeedStatus.UNHEALTHY:
-        kind, failures = FEED_RECOVERED, before.error_count
+        kind, failures = NoticeKind.FEED_RECOVERED, before.error_count
     else:
         return None
-    last_success = before.last_success_at
-    return {
-        "kind": kind,
-        "at": update.polled_at.astimezone(UTC).isoformat(),
-        "feed": {"id": before.id, "title": before.title, "url": redact_url(before.url)},
-        "failures": failures,
-        "error": update.error if kind == FEED_DOWN else before.last_error,
-        "since": last_success.astimezone(UTC).isoformat() if last_success else None,
-    }
+    return HealthNotice(
+        kind=kind,
+        at=update.polled_at,
+        feed_id=before.id,
+        feed_title=before.title,
+        feed_url=redact_url(before.url),
+        failures=failures,
+        error=update.error if kind is NoticeKind.FEED_DOWN else before.last_error,
+        since=before.last_success_at,
+    )

@@ -11,7 +11,7 @@ together and the batch id is the message's stable id.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,42 +19,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.models import Alert, Article, DeliveryState, DeliveryStatus
+from monitor.models import (
+    ClaimedDelivery,
+    DeliveryOutcome,
+    DeliveryState,
+    DeliveryStatus,
+    HealthNotice,
+)
 from monitor.store.alerts import alert_from_row
 from monitor.store.articles import article_from_row
 from monitor.store.enqueue import ALERT
 from monitor.store.schema import alerts, articles, chunks, deliveries, feeds, silences
 
-__all__ = ["ClaimedDelivery", "Outcome", "Silence"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedDelivery:
-    """A delivery a worker holds the lease on, with what it needs to build the message."""
-
-    id: str
-    notifier_id: str
-    kind: str  # alert | notice
-    batch_id: str | None
-    attempts: int
-    created_at: datetime
-    alert: Alert | None = None
-    article: Article | None = None
-    feed_title: str | None = None
-    feed_url: str | None = None
-    notice: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How a send ended, for every delivery of one message (`ids`)."""
-
-    ids: tuple[str, ...]
-    state: DeliveryState  # SENT, PENDING (retry at `next_attempt_at`) or DEAD
-    attempted: bool = True  # False: put back untouched (the worker is stopping)
-    next_attempt_at: datetime | None = None
-    error: str | None = None
-    answer: str | None = None
+__all__ = ["DeliveryRow", "Silence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,11 +158,13 @@ def _claimed_from_row(row: sa.RowMapping) -> ClaimedDelivery:
         article=article,
         feed_title=row["feed_title"],
         feed_url=row["feed_url"],
-        notice=row["notice"],
+        notice=None if row["notice"] is None else HealthNotice.from_json(row["notice"]),
     )
 
 
-async def settle(conn: AsyncConnection, outcomes: Sequence[Outcome], *, now: datetime) -> None:
+async def settle(
+    conn: AsyncConnection, outcomes: Sequence[DeliveryOutcome], *, now: datetime
+) -> None:
     """Record how each message's send ended, and end the leases. Outcomes alike (most sends of
     a round succeed the same way) are written by one statement."""
     alike: dict[tuple[Any, ...], list[str]] = {}

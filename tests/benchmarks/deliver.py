@@ -27,10 +27,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from monitor.config import FeedConfig
-from monitor.models import Article, FeedStateUpdate, FeedStatus, OutboxPlan, RuleMatch, TermHit
-from monitor.notify.base import WebhookOptions
-from monitor.notify.webhook import WebhookNotifier, create_webhook_client
-from monitor.notify.worker import DeliveryWorker
+from monitor.models import (
+    Article,
+    FeedStateUpdate,
+    FeedStatus,
+    OutboxPlan,
+    RuleMatch,
+    TermHit,
+    WebhookOptions,
+)
+from monitor.notify import DeliveryWorker, WebhookNotifier, create_webhook_client
 from monitor.store import Store, open_store
 
 TARGET_RATE = 1000.0

@@ -1,8 +1,8 @@
-"""Delivery wired from the configuration: the notifiers, the outbox plan, the worker and the
-periodic jobs (digests by `every`/`cron`, the rate cap's overflow summaries, silence cleanup).
+"""The delivery stage of a running service: the worker and its periodic jobs (digests by
+`every`/`cron`, the rate cap's overflow summaries, silence cleanup).
 
-Each notifier type's module (and its libraries: aiohttp, jinja2, aiosmtplib), the webhooks' HTTP
-client and APScheduler are loaded only when the configuration uses them.
+Given built notifiers and typed policies (the wiring, `monitor.service`, makes them from the
+configuration); APScheduler is loaded only when a digest or the housekeeping job is scheduled.
 """
 
 from __future__ import annotations
@@ -14,108 +14,23 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.config.notifiers import (
-    crontab_trigger,
-    delivery_policy,
-    notifier_base_dir,
-    notifier_options,
-)
-from monitor.errors import ConfigError
-from monitor.models import DeliveryState, OutboxPlan
-from monitor.notify.base import (
-    ConsoleOptions,
-    DeliveryPolicy,
-    EmailOptions,
-    FileOptions,
-    Notifier,
-    WebhookOptions,
-)
-from monitor.notify.worker import DeliveryLimits, DeliveryWorker
-from monitor.pipeline import utc_now
+from monitor.models import DeliveryPolicy, DeliveryState, OutboxPlan
+from monitor.notify.base import Notifier
+from monitor.notify.outbox import Outbox
+from monitor.notify.schedule import crontab_trigger
+from monitor.notify.worker import Clock, DeliveryLimits, DeliveryWorker, utc_now
 
 if TYPE_CHECKING:
     import httpx
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
     from apscheduler.triggers.base import BaseTrigger
 
-    from monitor.config import MonitorConfig, Settings
-    from monitor.notify.email import SmtpSettings
-    from monitor.store import Store
-
-__all__ = [
-    "Delivery",
-    "build_notifiers",
-    "build_plan",
-    "digest_trigger",
-    "gather_digest",
-    "gather_overflow",
-    "needs_webhook_client",
-]
+__all__ = ["Delivery", "digest_trigger", "gather_digest", "gather_overflow"]
 
 log = logging.getLogger(__name__)
 
 OVERFLOW_CHECK = timedelta(minutes=1)
 SILENCE_KEPT = timedelta(days=7)  # an expired silence is deleted this long after it ended
-
-
-def build_plan(config: MonitorConfig) -> OutboxPlan:
-    """Where each rule's alerts go, which notifiers gather digests, each rule's `realert`."""
-    routes = {
-        rule.id: tuple(n.id for n in config.notifiers_for(rule)) for rule in config.rules.rules
-    }
-    held = frozenset(n.id for n in config.notifiers if delivery_policy(n).mode == "digest")
-    realert = {rule.id: rule.realert for rule in config.rules.rules if rule.realert}
-    return OutboxPlan(routes=routes, held=held, realert=realert, ops=config.ops_notify)
-
-
-def needs_webhook_client(config: MonitorConfig) -> bool:
-    """Whether `build_notifiers` needs an HTTP client: only webhook notifiers use one."""
-    return any(entry.type == "webhook" for entry in config.notifiers)
-
-
-def build_notifiers(
-    config: MonitorConfig, settings: Settings, client: httpx.AsyncClient | None
-) -> dict[str, Notifier]:
-    """One notifier per `notifiers:` entry; webhooks share `client` (see `needs_webhook_client`).
-    Raises ConfigError for what only shows now: an email notifier without SMTP settings, a
-    template that does not compile."""
-    notifiers: dict[str, Notifier] = {}
-    smtp: SmtpSettings | None = None
-    folder = notifier_base_dir(config.source, embedded=config.embedded)  # as `check` resolves
-    for entry in config.notifiers:
-        options = notifier_options(entry, folder)
-        if isinstance(options, WebhookOptions):
-            if client is None:
-                raise ValueError(f'notifier "{entry.id}": a webhook needs an HTTP client')
-            notifiers[entry.id] = _webhook_notifier(entry.id, options, client)
-        elif isinstance(options, EmailOptions):
-            from monitor.notify.email import EmailNotifier, SmtpSettings
-
-            if smtp is None:
-                try:
-                    smtp = SmtpSettings.from_settings(settings)
-                except ValueError as exc:
-                    raise ConfigError(f'notifier "{entry.id}": {exc}') from None
-            notifiers[entry.id] = EmailNotifier(entry.id, options, smtp)
-        elif isinstance(options, FileOptions):
-            from monitor.notify.file import FileNotifier
-
-            notifiers[entry.id] = FileNotifier(entry.id, options)
-        elif isinstance(options, ConsoleOptions):
-            from monitor.notify.console import ConsoleNotifier
-
-            notifiers[entry.id] = ConsoleNotifier(entry.id)
-    return notifiers
-
-
-def _webhook_notifier(
-    notifier_id: str, options: WebhookOptions, client: httpx.AsyncClient
-) -> Notifier:
-    from monitor.notify.formats import load_template
-    from monitor.notify.webhook import WebhookNotifier
-
-    template = load_template(options.template) if options.template else None
-    return WebhookNotifier(notifier_id, options, client, template)
 
 
 def digest_trigger(policy: DeliveryPolicy) -> BaseTrigger | None:
@@ -130,7 +45,7 @@ def digest_trigger(policy: DeliveryPolicy) -> BaseTrigger | None:
     return IntervalTrigger(seconds=policy.every.total_seconds(), timezone="UTC")
 
 
-async def gather_digest(store: Store, notifier_id: str, *, now: datetime) -> int:
+async def gather_digest(store: Outbox, notifier_id: str, *, now: datetime) -> int:
     """Gather the notifier's held alerts into one digest, due now; returns how many. An empty
     digest sends nothing."""
     gathered = await store.gather_held(notifier_id, now=now)
@@ -142,7 +57,7 @@ async def gather_digest(store: Store, notifier_id: str, *, now: datetime) -> int
 
 
 async def gather_overflow(
-    store: Store, policies: Mapping[str, DeliveryPolicy], *, now: datetime
+    store: Outbox, policies: Mapping[str, DeliveryPolicy], *, now: datetime
 ) -> int:
     """Fold each capped notifier's alerts held for an hour into one summary; returns how many."""
     total = 0
@@ -161,38 +76,30 @@ class Delivery:
 
     def __init__(
         self,
-        store: Store,
-        config: MonitorConfig,
-        settings: Settings,
+        store: Outbox,
+        notifiers: Mapping[str, Notifier],
         *,
-        notifiers: Mapping[str, Notifier] | None = None,
-        clock: Callable[[], datetime] = utc_now,
+        policies: Mapping[str, DeliveryPolicy],
+        plan: OutboxPlan,
+        rule_descriptions: Mapping[str, str] | None = None,
+        limits: DeliveryLimits | None = None,
+        clock: Clock = utc_now,
         on_outcome: Callable[[str, str, int], None] | None = None,
         owner: str | None = None,
+        client: httpx.AsyncClient | None = None,
     ) -> None:
+        """`client`: the webhooks' HTTP client, closed by `stop` after the notifiers."""
         self._store = store
-        self._settings = settings
         self._clock = clock
-        self._client: httpx.AsyncClient | None = None
-        if notifiers is None:
-            if needs_webhook_client(config):
-                from monitor.notify.webhook import create_webhook_client
-
-                self._client = create_webhook_client(settings.user_agent)
-            notifiers = build_notifiers(config, settings, self._client)
+        self._client = client
         self.notifiers = dict(notifiers)
-        self.policies = {n.id: delivery_policy(n) for n in config.notifiers}
-        self.plan = build_plan(config)
-        limits = DeliveryLimits(
-            max_attempts=settings.delivery_max_attempts,
-            max_age=settings.delivery_max_age,
-            lease=settings.delivery_lease,
-        )
+        self.policies = dict(policies)
+        self.plan = plan
         self.worker = DeliveryWorker(
             store,
             self.notifiers,
             policies=self.policies,
-            rule_descriptions={r.id: r.description for r in config.rules.rules if r.description},
+            rule_descriptions=rule_descriptions,
             limits=limits,
             clock=clock,
             on_outcome=on_outcome,
