@@ -170,6 +170,16 @@ class Store:
             async with self._write_lock:
                 return await self._writer.run(work)
 
+    async def _read_in_one_go(self, operation: str, work: Callable[[Connection], T]) -> T:
+        """`work` as one read transaction; on a SQLite file on the writer's thread, in one go
+        (a read, so it holds no write lock)."""
+        if self._writer is None:
+            async with self._read(operation) as conn:
+                return await conn.run_sync(work)
+        self._check_open()
+        with translate_errors(operation, self._secret):
+            return await self._writer.read(work)
+
     @contextlib.asynccontextmanager
     async def _read(self, operation: str) -> AsyncIterator[AsyncConnection]:
         self._check_open()
@@ -257,8 +267,10 @@ class Store:
         caller can match them before it writes."""
         if not articles:
             return []
-        async with self._read(f"reading the articles of feed {feed_id} failed") as conn:
-            return await conn.run_sync(article_rows.unseen_articles, feed_id, articles)
+        return await self._read_in_one_go(
+            f"reading the articles of feed {feed_id} failed",
+            functools.partial(article_rows.unseen_articles, feed_id=feed_id, items=articles),
+        )
 
     async def record_poll(
         self,
