@@ -52,6 +52,10 @@ UNHEALTHY_WINDOW = timedelta(minutes=15)
 # other poll on the event loop. Smaller ones (nearly all) are matched inline, without the hop.
 INLINE_MATCH_CHARS = 32_768
 MATCH_THREADS = 2
+# A document with at most this many new or edited items (what is left once the memo cut out
+# the known ones: nearly every poll) is matched whole, without first reading which items the
+# store has: matching an edit for nothing costs less than the read.
+MATCH_UNREAD_ITEMS = 4
 
 
 def utc_now() -> datetime:
@@ -299,12 +303,15 @@ class Poller:
     async def _select_unseen(
         self, feed: Feed, articles: Sequence[Article]
     ) -> tuple[Article, ...] | None:
-        """The articles to match: `select_new` of those not stored yet (a read). None without
-        a matcher: the new ones are then known from the write alone."""
+        """The articles to match: `select_new` of those not stored yet (a read), or for a
+        few items after the first poll, all of them (the write keeps the matches of those it
+        inserts). None without a matcher: the new ones are then known from the write alone."""
         if self._match is None:
             return None
         if not articles or (feed.first_poll and feed.backfill <= 0):
             return ()
+        if not feed.first_poll and len(articles) <= MATCH_UNREAD_ITEMS:
+            return tuple(_first_of_each_key(articles))
         return select_new(feed, await self._store.unseen_articles(feed.id, articles))
 
     async def _match_articles(
@@ -393,6 +400,14 @@ def _published(parsed: ParsedFeed) -> list[datetime]:
     if parsed.item_memo is not None:
         return memo_published(parsed.item_memo)
     return [a.published for a in parsed.articles if a.published]
+
+
+def _first_of_each_key(articles: Sequence[Article]) -> list[Article]:
+    """The articles with their first item of a key only, as the store inserts them."""
+    by_key: dict[str, Article] = {}
+    for article in articles:
+        by_key.setdefault(article.key, article)
+    return list(by_key.values())
 
 
 def _text_size(articles: Sequence[Article]) -> int:
