@@ -529,3 +529,42 @@ async def test_a_poll_whose_matching_is_slow_does_not_hold_the_sqlite_write_lock
     finally:
         blocking.release.set()
         await service.close()
+
+
+async def test_an_edited_item_that_matches_a_rule_is_not_alerted_again(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    """The few items left after the memo are matched whole, the store unread: an edit's
+    matches are dropped, a new item's kept."""
+    url = feed_server.serve("/e.xml", Document.of(rss(("1", "Treaty talks", "x"))))
+    (tmp_path / "rules.yaml").write_text("rules:\n  - id: treaty\n    keywords: {any: [treaty]}\n")
+    (tmp_path / "monitor.yaml").write_text(
+        f"feeds:\n  - id: e\n    url: {url}\n    backfill: 1\n"
+        f"rules: [{tmp_path / 'rules.yaml'}]\n"
+        "notifiers:\n  - id: console\n    type: console\n"
+    )
+    settings = load_settings(database_url=database_url)
+    clock = Clock()
+    service = Service(
+        settings,
+        load_config(settings, tmp_path / "monitor.yaml"),
+        clock=clock,
+        parse_in_processes=False,
+    )
+    await service.start()
+    try:
+        assert (await service.poll_all()).alerts == 1
+        feed_server.serve(
+            "/e.xml",
+            Document.of(rss(("2", "Treaty signed", "y"), ("1", "Treaty talks go on", "x y"))),
+        )
+        clock.advance(timedelta(hours=1))
+        tally = await service.poll_all()
+        assert (tally.new, tally.alerts) == (1, 1)
+        alerts = await service.store.list_alerts()
+        # One alert per story: the edited one's (shown with its title now) and the new one's.
+        assert sorted(a.title for a in alerts) == ["Treaty signed", "Treaty talks go on"]
+        stored = {a.title for a in await service.store.articles_for_feed("e")}
+        assert stored == {"Treaty signed", "Treaty talks go on"}
+    finally:
+        await service.close()
