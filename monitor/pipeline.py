@@ -1,10 +1,12 @@
-"""One feed, end to end: fetch, skip what did not change, parse off the loop, record, hand on.
+"""One feed, end to end: fetch, skip what did not change, parse off the loop, match what is new,
+record, hand on.
 
 The only module besides `service` that wires stages together (as miniflux's RefreshFeed does).
 """
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import random
@@ -45,6 +47,15 @@ MatchArticles = Callable[[Feed, Sequence[Article]], Mapping[str, Sequence[RuleMa
 # that never worked (a wrong URL, most likely: a configuration mistake) needs no such wait.
 UNHEALTHY_AFTER = 3
 UNHEALTHY_WINDOW = timedelta(minutes=15)
+# New articles with more text than this (characters, all of a poll's) are matched on a thread,
+# at most MATCH_THREADS polls at a time: a 10 MB article takes ~0.5 s, which would stall every
+# other poll on the event loop. Smaller ones (nearly all) are matched inline, without the hop.
+INLINE_MATCH_CHARS = 32_768
+MATCH_THREADS = 2
+# A document with at most this many new or edited items (what is left once the memo cut out
+# the known ones: nearly every poll) is matched whole, without first reading which items the
+# store has: matching an edit for nothing costs less than the read.
+MATCH_UNREAD_ITEMS = 4
 
 
 def utc_now() -> datetime:
@@ -68,6 +79,8 @@ class ParsesFeeds(Protocol):
 
 
 class RecordsPolls(Protocol):
+    async def unseen_articles(self, feed_id: str, articles: Sequence[Article]) -> list[Article]: ...
+
     async def record_poll(
         self,
         feed_id: str,
@@ -76,7 +89,7 @@ class RecordsPolls(Protocol):
         *,
         owner: str | None = None,
         plan: OutboxPlan | None = None,
-        match: Callable[[Sequence[Article]], Mapping[str, Sequence[RuleMatch]]] | None = None,
+        matches: Mapping[str, Sequence[RuleMatch]] | None = None,
     ) -> RecordResultLike: ...
 
     async def record_state(
@@ -138,6 +151,7 @@ class Poller:
         self._on_new_articles = on_new_articles
         self._plan = plan
         self._unrecorded = unrecorded or UnrecordedPolls(clock=clock)
+        self._match_threads = asyncio.Semaphore(MATCH_THREADS)
 
     @property
     def plan(self) -> OutboxPlan | None:
@@ -242,31 +256,29 @@ class Poller:
     ) -> PollOutcome:
         validators = Validators(result.etag, result.last_modified, digest)
         update = self._success(feed, result, validators, parsed)
-        # Matched inside the write, once the articles seen for the first time are known, so
-        # that articles, their alerts and the feed state are one transaction (DESIGN: a crash
-        # at any point loses nothing and sends nothing twice).
-        new: tuple[Article, ...] = ()
-        matches: Mapping[str, Sequence[RuleMatch]] = {}
-
-        def match_new(inserted: Sequence[Article]) -> Mapping[str, Sequence[RuleMatch]]:
-            nonlocal new, matches
-            new = select_new(feed, inserted)
-            matches = self._match(feed, new) if new and self._match else {}
-            return matches
-
+        # Matched before the write, on the articles not stored yet, so that no write waits on
+        # the matcher; the write then stores articles, alerts and feed state in one transaction
+        # (DESIGN: a crash at any point loses nothing and sends nothing twice). An article
+        # another writer stores in between is not inserted, so its matches are dropped.
         try:
+            selected = await self._select_unseen(feed, parsed.articles)
+            matches = await self._match_articles(feed, selected)
             recorded = await self._store.record_poll(
                 feed.id,
                 update,
                 parsed.articles,
                 owner=self._owner,
                 plan=self._plan,
-                match=match_new,
+                matches=matches,
             )
         except StoreError as exc:
             return await self._record_refused(feed, exc, result.status_code)
         self._unrecorded.recorded()
         inserted = {a.key for a in recorded.inserted}
+        if selected is None:
+            new = select_new(feed, recorded.inserted)
+        else:
+            new = tuple(a for a in selected if a.key in inserted)
         if parsed.warning:
             log.info(
                 "feed %s: recovered from a malformed document: %s",
@@ -287,6 +299,31 @@ class Poller:
             matched_rules=tuple(m.rule_id for key in inserted for m in matches.get(key, ())),
             first_poll=feed.first_poll,
         )
+
+    async def _select_unseen(
+        self, feed: Feed, articles: Sequence[Article]
+    ) -> tuple[Article, ...] | None:
+        """The articles to match: `select_new` of those not stored yet (a read), or for a
+        few items after the first poll, all of them (the write keeps the matches of those it
+        inserts). None without a matcher: the new ones are then known from the write alone."""
+        if self._match is None:
+            return None
+        if not articles or (feed.first_poll and feed.backfill <= 0):
+            return ()
+        if not feed.first_poll and len(articles) <= MATCH_UNREAD_ITEMS:
+            return tuple(_first_of_each_key(articles))
+        return select_new(feed, await self._store.unseen_articles(feed.id, articles))
+
+    async def _match_articles(
+        self, feed: Feed, articles: Sequence[Article] | None
+    ) -> Mapping[str, Sequence[RuleMatch]]:
+        """Article key -> rule matches; a large text on a thread (`INLINE_MATCH_CHARS`)."""
+        if not articles or self._match is None:
+            return {}
+        if _text_size(articles) <= INLINE_MATCH_CHARS:
+            return self._match(feed, articles)
+        async with self._match_threads:
+            return await asyncio.to_thread(self._match, feed, articles)
 
     async def _record_failure(
         self,
@@ -363,6 +400,19 @@ def _published(parsed: ParsedFeed) -> list[datetime]:
     if parsed.item_memo is not None:
         return memo_published(parsed.item_memo)
     return [a.published for a in parsed.articles if a.published]
+
+
+def _first_of_each_key(articles: Sequence[Article]) -> list[Article]:
+    """The articles with their first item of a key only, as the store inserts them."""
+    by_key: dict[str, Article] = {}
+    for article in articles:
+        by_key.setdefault(article.key, article)
+    return list(by_key.values())
+
+
+def _text_size(articles: Sequence[Article]) -> int:
+    """The characters the matcher scans in `articles`."""
+    return sum(len(a.title) + len(a.summary_text) + len(a.content_text) for a in articles)
 
 
 def _humanize(delay: timedelta) -> str:

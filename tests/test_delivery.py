@@ -121,7 +121,7 @@ class Setup:
             FEED.id,
             update,
             articles,
-            match=lambda inserted: {a.key: [match] for a in inserted},
+            matches={a.key: [match] for a in articles},
             plan=plan,
         )
         return [alert.id for alert in result.alerts]

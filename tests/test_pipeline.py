@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sqlite3
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -453,3 +458,113 @@ async def test_a_feed_is_unhealthy_after_three_failures_over_fifteen_minutes(
     h.clock.advance(timedelta(minutes=10))
     await h.service.poll_all()
     assert (await h.feed("flaky")).status is FeedStatus.OK
+
+
+class BlockingMatcher:
+    """The service's matcher, whose `match` first waits for `release` (wherever it runs)."""
+
+    def __init__(self, matcher: Any) -> None:
+        self._matcher = matcher
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def match(self, article: Any, **where: Any) -> Any:
+        self.entered.set()
+        if not self.release.wait(10):
+            raise TimeoutError("the test never released the matcher")
+        return self._matcher.match(article, **where)
+
+
+def write_elsewhere(database: Path) -> None:
+    """A write by another connection to the SQLite file: "database is locked" if the monitor
+    holds the write lock for longer than the 5 s this waits."""
+    with contextlib.closing(sqlite3.connect(database, timeout=5)) as conn:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("CREATE TABLE IF NOT EXISTS elsewhere (n INTEGER)")
+        conn.execute("INSERT INTO elsewhere VALUES (1)")
+        conn.commit()
+
+
+async def test_a_poll_whose_matching_is_slow_does_not_hold_the_sqlite_write_lock(
+    tmp_path: Path, feed_server: FeedServer
+) -> None:
+    """Rules run before the poll's write: while they run, other connections and the store's
+    own writes go on; the alert is then written with its article."""
+    # More text than INLINE_MATCH_CHARS: matched on a thread, so the loop runs meanwhile.
+    long_text = "A peace treaty was signed. " + "More words on the talks. " * 2_000
+    document = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel><title>Slow</title>'
+        "<item><guid>1</guid><title>Treaty signed</title><link>https://news.example/1</link>"
+        f"<content:encoded>{long_text}</content:encoded></item></channel></rss>"
+    )
+    url = feed_server.serve("/slow.xml", Document.of(document.encode()))
+    rules = "rules:\n  - id: treaty\n    keywords: {any: [treaty]}\n"
+    (tmp_path / "rules.yaml").write_text(rules)
+    (tmp_path / "monitor.yaml").write_text(
+        f"feeds:\n  - id: slow\n    url: {url}\n    backfill: 1\n"
+        f"rules: [{tmp_path / 'rules.yaml'}]\n"
+        "notifiers:\n  - id: console\n    type: console\n"
+    )
+    database = tmp_path / "monitor.db"
+    settings = load_settings(database_url=f"sqlite+aiosqlite:///{database}")
+    service = Service(
+        settings, load_config(settings, tmp_path / "monitor.yaml"), parse_in_processes=False
+    )
+    await service.start()
+    blocking = service.matcher = BlockingMatcher(service.matcher)  # type: ignore[assignment]
+    try:
+        polling = asyncio.create_task(service.poll_all())
+        assert await asyncio.to_thread(blocking.entered.wait, 10)
+        await asyncio.wait_for(asyncio.to_thread(write_elsewhere, database), 10)
+        now = datetime.now(UTC)
+        await asyncio.wait_for(
+            service.store.heartbeat("elsewhere", host="h", pid=1, version="0", now=now), 10
+        )
+        assert not polling.done()
+        blocking.release.set()
+        await asyncio.wait_for(polling, 30)
+        [alert] = await service.store.list_alerts()
+        assert (alert.rule_id, alert.feed_id, alert.title) == ("treaty", "slow", "Treaty signed")
+    finally:
+        blocking.release.set()
+        await service.close()
+
+
+async def test_an_edited_item_that_matches_a_rule_is_not_alerted_again(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    """The few items left after the memo are matched whole, the store unread: an edit's
+    matches are dropped, a new item's kept."""
+    url = feed_server.serve("/e.xml", Document.of(rss(("1", "Treaty talks", "x"))))
+    (tmp_path / "rules.yaml").write_text("rules:\n  - id: treaty\n    keywords: {any: [treaty]}\n")
+    (tmp_path / "monitor.yaml").write_text(
+        f"feeds:\n  - id: e\n    url: {url}\n    backfill: 1\n"
+        f"rules: [{tmp_path / 'rules.yaml'}]\n"
+        "notifiers:\n  - id: console\n    type: console\n"
+    )
+    settings = load_settings(database_url=database_url)
+    clock = Clock()
+    service = Service(
+        settings,
+        load_config(settings, tmp_path / "monitor.yaml"),
+        clock=clock,
+        parse_in_processes=False,
+    )
+    await service.start()
+    try:
+        assert (await service.poll_all()).alerts == 1
+        feed_server.serve(
+            "/e.xml",
+            Document.of(rss(("2", "Treaty signed", "y"), ("1", "Treaty talks go on", "x y"))),
+        )
+        clock.advance(timedelta(hours=1))
+        tally = await service.poll_all()
+        assert (tally.new, tally.alerts) == (1, 1)
+        alerts = await service.store.list_alerts()
+        # One alert per story: the edited one's (shown with its title now) and the new one's.
+        assert sorted(a.title for a in alerts) == ["Treaty signed", "Treaty talks go on"]
+        stored = {a.title for a in await service.store.articles_for_feed("e")}
+        assert stored == {"Treaty signed", "Treaty talks go on"}
+    finally:
+        await service.close()

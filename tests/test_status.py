@@ -40,7 +40,7 @@ async def store(database_url: str) -> AsyncIterator[Store]:
         update = FeedStateUpdate(polled_at=NOW, next_poll_at=NOW, status=FeedStatus.OK)
         items = [article("wire", f"k{i}", url=f"https://example.org/wire/{i}") for i in range(3)]
         matches = {item.key: [hit("treaty")] for item in items}
-        await opened.record_poll("wire", update, items, match=lambda _: matches)
+        await opened.record_poll("wire", update, items, matches=matches)
         yield opened
     finally:
         await opened.close()

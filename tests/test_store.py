@@ -785,18 +785,20 @@ async def test_a_cancelled_poll_write_commits_and_holds_writes_back_until_it_end
     """On a SQLite file a poll's transaction runs whole on the writer's thread: cancelling the
     caller cannot cut it short, and no other write starts before it has committed."""
     store = await open_store(f"sqlite+aiosqlite:///{tmp_path / 'one-go.db'}")
+    entered, release = threading.Event(), threading.Event()
     try:
         await store.sync_feeds([FeedConf("a"), FeedConf("b")], now=NOW)
         assert sorted(await claim(store)) == ["a", "b"]
-        entered, release = threading.Event(), threading.Event()
 
-        def slow_match(inserted: Any) -> dict[str, Any]:
-            entered.set()
-            release.wait(10)
-            return {}
+        def slow_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+            # On the writer's thread, inside the poll's transaction: hold it there.
+            if statement.startswith("INSERT INTO articles"):
+                entered.set()
+                release.wait(10)
 
+        sa.event.listen(store.poll_engine, "before_cursor_execute", slow_insert)
         first = asyncio.create_task(
-            store.record_poll("a", polled(), [article("a", "k1")], owner="w1", match=slow_match)
+            store.record_poll("a", polled(), [article("a", "k1")], owner="w1")
         )
         assert await asyncio.to_thread(entered.wait, 10)
         for _ in range(cancels):
@@ -816,6 +818,7 @@ async def test_a_cancelled_poll_write_commits_and_holds_writes_back_until_it_end
         feed_b = await store.get_feed("b")
         assert feed_b is not None and feed_b.last_status_code == 200
     finally:
+        release.set()
         await store.close()
 
 

@@ -69,7 +69,7 @@ async def record(
     matches: Mapping[str, Sequence[RuleMatch]],
     at: datetime = NOW,
 ) -> RecordResult:
-    return await store.record_poll(feed_id, polled(at), items, match=lambda _: matches)
+    return await store.record_poll(feed_id, polled(at), items, matches=matches)
 
 
 def pairs(alerts: Sequence[Alert]) -> list[tuple[str, str, str]]:
@@ -110,6 +110,44 @@ async def test_an_article_stored_already_gets_no_new_alert(store: Store) -> None
     assert (resent.inserted, resent.alerts) == ((), ())
     assert (after_edit.edited, after_edit.alerts) == (1, ())
     assert await store.count_alerts() == 0
+
+
+async def test_unseen_articles_are_the_ones_the_write_would_insert(store: Store) -> None:
+    await record(store, "a", [article("a", "2")], {})
+    items = [
+        article("a", "1"),
+        article("a", "2"),
+        article("a", "3"),
+        article("a", "1", title="Dup"),
+    ]
+
+    unseen = await store.unseen_articles("a", items)
+
+    assert [(a.key, a.title) for a in unseen] == [("1", "Title 1"), ("3", "Title 3")]
+    assert await store.unseen_articles("b", items) == [items[0], items[1], items[2]]
+    assert await store.count_articles() == 1  # a read: nothing written
+
+
+async def test_an_article_another_writer_stores_after_the_read_is_not_alerted_twice(
+    store: Store, database_url: str
+) -> None:
+    """Matched first, written after: a replica that stored an article in between owns it and
+    its alert; this writer's matches of it are dropped, the others' written."""
+    items = [article("a", "1"), article("a", "3")]
+    unseen = await store.unseen_articles("a", items)
+    assert [a.key for a in unseen] == ["1", "3"]
+    replica = await open_store(database_url)
+    try:
+        theirs = await record(replica, "a", [article("a", "1")], {"1": rules("r1")})
+    finally:
+        await replica.close()
+
+    ours = await record(store, "a", items, {"1": rules("r1", "r2"), "3": rules("r1")})
+
+    assert pairs(theirs.alerts) == [("r1", "a", "1")]
+    assert [a.key for a in ours.inserted] == ["3"]
+    assert pairs(ours.alerts) == [("r1", "a", "3")]
+    assert await store.count_alerts() == 2
 
 
 async def test_a_story_alerted_once_is_not_alerted_again(store: Store) -> None:

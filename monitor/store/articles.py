@@ -43,13 +43,21 @@ class RecordedArticles:
         return RecordResult(tuple(a for _, a in self.inserted), self.edited, alerts)
 
 
+def unseen_articles(conn: Connection, feed_id: str, items: Sequence[Article]) -> list[Article]:
+    """The `items` not stored yet for the feed, in input order: those `record_articles` would
+    insert now (a read; another writer may store some of them before this caller writes)."""
+    by_key = _by_key(items)
+    if not by_key:
+        return []
+    stored = _stored_hashes(conn, feed_id, list(by_key))
+    return [a for k, a in by_key.items() if k not in stored]
+
+
 def record_articles(
     conn: Connection, feed_id: str, items: Sequence[Article], *, now: datetime
 ) -> RecordedArticles:
     """Insert the unseen `items`, update the edited ones; see `Store.record_poll`."""
-    by_key: dict[str, Article] = {}
-    for item in items:
-        by_key.setdefault(_clean(item.key), item)  # a key repeated in one document: first wins
+    by_key = _by_key(items)
     if not by_key:
         return RecordedArticles()
     stored = _stored_hashes(conn, feed_id, list(by_key))
@@ -63,6 +71,13 @@ def record_articles(
         ),
         edited=len(edits),
     )
+
+
+def _by_key(items: Sequence[Article]) -> dict[str, Article]:
+    by_key: dict[str, Article] = {}
+    for item in items:
+        by_key.setdefault(_clean(item.key), item)  # a key repeated in one document: first wins
+    return by_key
 
 
 # Built once: building a statement costs more than running it again from the compiled cache.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from monitor.models import (
     FeedStateUpdate,
     FeedSummary,
     OutboxPlan,
+    RuleMatch,
 )
 from monitor.store import alerts as alert_rows
 from monitor.store import articles as article_rows
@@ -52,7 +53,7 @@ from monitor.store.database import (
 )
 from monitor.store.feed_sync import FeedConfigLike, SyncReport
 from monitor.store.group import GroupCommit
-from monitor.store.polls import MatchInserted, PollRecord, StateRecord
+from monitor.store.polls import PollRecord, StateRecord
 from monitor.store.transact import BEGIN_IMMEDIATE, SqliteWriter
 
 T = TypeVar("T")
@@ -171,6 +172,16 @@ class Store:
             async with self._write_lock:
                 return await self._writer.run(work)
 
+    async def _read_in_one_go(self, operation: str, work: Callable[[Connection], T]) -> T:
+        """`work` as one read transaction; on a SQLite file on the writer's thread, in one go
+        (a read, so it holds no write lock)."""
+        if self._writer is None:
+            async with self._read(operation) as conn:
+                return await conn.run_sync(work)
+        self._check_open()
+        with translate_errors(operation, self._secret):
+            return await self._writer.read(work)
+
     @contextlib.asynccontextmanager
     async def _read(self, operation: str) -> AsyncIterator[AsyncConnection]:
         self._check_open()
@@ -252,6 +263,17 @@ class Store:
         async with self._write("releasing claims failed") as conn:
             return await feed_rows.release_claims(conn, owner, feed_ids)
 
+    async def unseen_articles(self, feed_id: str, articles: Sequence[Article]) -> list[Article]:
+        """The `articles` not stored yet for the feed, in input order (a repeated key: the
+        first), those `record_poll` would insert now: a read, outside any write, so that the
+        caller can match them before it writes."""
+        if not articles:
+            return []
+        return await self._read_in_one_go(
+            f"reading the articles of feed {feed_id} failed",
+            functools.partial(article_rows.unseen_articles, feed_id=feed_id, items=articles),
+        )
+
     async def record_poll(
         self,
         feed_id: str,
@@ -260,7 +282,7 @@ class Store:
         *,
         owner: str | None = None,
         plan: OutboxPlan | None = None,
-        match: MatchInserted | None = None,
+        matches: Mapping[str, Sequence[RuleMatch]] | None = None,
     ) -> RecordResult:
         """Store one poll's outcome in one transaction: the feed's state, its lease, its items,
         their alerts.
@@ -270,16 +292,15 @@ class Store:
         still holds it). Articles not stored yet for the feed are inserted and returned, in
         input order; a stored one whose `content_hash` changed is updated and only counted.
 
-        `match` is called in the transaction with the articles inserted now (not those stored
-        already) and maps an article key to the rule matches found in it. Each such article
-        gets an alert per match, detected at `update.polled_at`, unless its story (canonical
-        URL, else feed and key) has an alert for that rule already; the alerts created are
-        returned. On a SQLite file the transaction, and so `match`, runs on the store's writer
-        thread: `match` must be plain computation, touching no event-loop object. With a
-        `plan`, each alert gets its deliveries (the outbox), and a feed turning unhealthy or
-        recovering gets a notice for the `ops` notifiers, in the same transaction.
+        `matches` maps an article key to the rule matches found in it, computed by the caller
+        before the write (see `unseen_articles`). Each article inserted now (not one stored
+        already, by an earlier poll or by another writer meanwhile) gets an alert per match
+        of its key, detected at `update.polled_at`, unless its story (canonical URL, else
+        feed and key) has an alert for that rule already; the alerts created are returned.
+        With a `plan`, each alert gets its deliveries (the outbox), and a feed turning
+        unhealthy or recovering gets a notice for the `ops` notifiers, in the same transaction.
         """
-        poll = PollRecord(feed_id, update, articles, owner, plan, match)
+        poll = PollRecord(feed_id, update, articles, owner, plan, matches or {})
         return await self._write_in_one_go(
             f"recording the poll of feed {feed_id} failed",
             functools.partial(polls.record_poll, poll=poll),

@@ -6,7 +6,7 @@ Synchronous functions of a `Connection` inside a transaction, which the Store ru
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection
@@ -19,9 +19,6 @@ from monitor.store import enqueue
 from monitor.store import feeds as feed_rows
 from monitor.store.articles import RecordResult
 from monitor.store.health import health_notice
-
-# Rule matching run inside `record_poll`'s transaction: the new articles -> key -> matches.
-MatchInserted = Callable[[Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +33,15 @@ class StateRecord:
 
 @dataclass(frozen=True, slots=True)
 class PollRecord:
-    """A poll that brought a document: its state and its articles, with how to match them."""
+    """A poll that brought a document: its state, its articles, and the rule matches found in
+    them beforehand (article key -> matches; keys of articles not inserted now are ignored)."""
 
     feed_id: str
     update: FeedStateUpdate
     articles: Sequence[Article]
     owner: str | None
     plan: OutboxPlan | None
-    match: MatchInserted | None
+    matches: Mapping[str, Sequence[RuleMatch]]
 
 
 def record_poll(conn: Connection, poll: PollRecord) -> RecordResult:
@@ -57,13 +55,10 @@ def record_poll(conn: Connection, poll: PollRecord) -> RecordResult:
     if before is not None:
         notify_health(conn, before, update, poll.plan)
     recorded = article_rows.record_articles(conn, poll.feed_id, poll.articles, now=update.polled_at)
-    if poll.match is None or not recorded.inserted:
-        return recorded.result()
-    matches = poll.match(tuple(article for _, article in recorded.inserted))
-    if not matches:
+    if not poll.matches or not recorded.inserted:
         return recorded.result()
     created = alert_rows.record_alerts(
-        conn, recorded.inserted, matches, detected_at=update.polled_at
+        conn, recorded.inserted, poll.matches, detected_at=update.polled_at
     )
     if poll.plan is not None:
         enqueue.create_alert_deliveries(conn, created, poll.plan, now=update.polled_at)

@@ -80,15 +80,34 @@ class SqliteWriter:
                     await asyncio.wait([job])
             raise
 
-    def _transaction(self, work: Callable[[Connection], T]) -> T:
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        """`work` in one read transaction (a plain BEGIN: it takes no write lock) on the
+        thread, queued with the writes: one hand-over, not aiosqlite's one per statement."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._read, work)
+
+    def _connection(self) -> Connection:
         conn = self._conn
         if conn is None or conn.closed or conn.invalidated:
             # One connection for the writer's life: a checkout from the pool per transaction
             # cost a seventh of the thread's time.
             conn = self._conn = self.engine.connect()
             conn.execution_options(**{BEGIN_IMMEDIATE: True})
+        return conn
+
+    def _transaction(self, work: Callable[[Connection], T]) -> T:
+        conn = self._connection()
         with conn.begin():
             return work(conn)
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        conn = self._connection()
+        # Connection.execution_options changes this connection in place (SQLAlchemy 2).
+        conn.execution_options(**{BEGIN_IMMEDIATE: False})
+        try:
+            with conn.begin():
+                return work(conn)
+        finally:
+            conn.execution_options(**{BEGIN_IMMEDIATE: True})
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -152,7 +152,7 @@ async def _store_alerts(store: Store, run: str, start: int, count: int) -> tuple
         FEED.id,
         update,
         articles,
-        match=lambda inserted: {a.key: [MATCH] for a in inserted},
+        matches={a.key: [MATCH] for a in articles},
         plan=PLAN,
     )
     return [alert.id for alert in result.alerts], time.time()
