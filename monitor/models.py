@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,6 +323,32 @@ class RuleMatch:
     keywords: tuple[TermHit, ...]
     actors: tuple[ActorHit, ...]
     score: float
+
+    def hits_json(self) -> dict[str, Any]:
+        """The `matches` object of the webhook payload (README, "Webhook payload"), also what
+        the store keeps of a match and what `alerts --json` and `test-rule --json` show."""
+        return {
+            "keywords": [
+                {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
+                for hit in self.keywords
+            ],
+            "actors": [
+                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
+                for hit in self.actors
+            ],
+        }
+
+    @classmethod
+    def from_hits_json(cls, rule_id: str, score: float, data: Mapping[str, Any]) -> RuleMatch:
+        """The match `hits_json` gave `data` for."""
+        return cls(
+            rule_id=rule_id,
+            keywords=tuple(TermHit(k["term"], k["field"], k["snippet"]) for k in data["keywords"]),
+            actors=tuple(
+                ActorHit(a["id"], a["name"], tuple(a["mentions"])) for a in data["actors"]
+            ),
+            score=score,
+        )
 
 
 # ---- alerts: what the store keeps of a match ------------------------------------------------

@@ -45,16 +45,7 @@ def alert_json(alert: Alert, states: list[DeliveryStatus]) -> dict[str, Any]:
         "feed": alert.feed_id,
         "detected_at": iso(alert.detected_at),
         "score": alert.score,
-        "matches": {
-            "keywords": [
-                {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
-                for hit in alert.match.keywords
-            ],
-            "actors": [
-                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
-                for hit in alert.match.actors
-            ],
-        },
+        "matches": alert.match.hits_json(),
         "deliveries": [
             {
                 "notifier": status.notifier,

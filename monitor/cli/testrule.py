@@ -293,14 +293,7 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             {
                 "rule": match.rule_id,
                 "score": match.score,
-                "keywords": [
-                    {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
-                    for hit in match.keywords
-                ],
-                "actors": [
-                    {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
-                    for hit in match.actors
-                ],
+                **match.hits_json(),
             }
             for match in verdict.matches
         ],

@@ -144,15 +144,6 @@ def alert_payload(alert: AlertMessage) -> dict[str, Any]:
             "authors": list(article.authors),
             "feed": {"id": article.feed.id, "title": article.feed.title, "url": article.feed.url},
         },
-        "matches": {
-            "keywords": [
-                {"term": hit.term, "field": hit.field, "snippet": hit.snippet}
-                for hit in match.keywords
-            ],
-            "actors": [
-                {"id": hit.id, "name": hit.name, "mentions": list(hit.mentions)}
-                for hit in match.actors
-            ],
-        },
+        "matches": match.hits_json(),
         "score": match.score,
     }

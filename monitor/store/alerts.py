@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from monitor.models import ActorHit, Alert, Article, RuleMatch, TermHit
+from monitor.models import Alert, Article, RuleMatch
 from monitor.store.schema import alerts, articles
 
 # Separates feed id and key in a story key; neither a URL nor a feed id contains it.
@@ -120,34 +120,13 @@ def _row_values(alert: Alert, article_id: int, story: str) -> dict[str, Any]:
         "url": alert.url,
         "detected_at": alert.detected_at,
         "score": alert.score,
-        "matches": _matches_json(alert.match),
+        "matches": alert.match.hits_json(),
         "title_key": title_key(alert.title),
     }
 
 
 def _lock_order(values: dict[str, Any]) -> tuple[str, str]:
     return values["rule_id"], values["story_key"]
-
-
-def _matches_json(match: RuleMatch) -> dict[str, Any]:
-    """The `matches` object of the webhook payload (README, "Webhook payload")."""
-    return {
-        "keywords": [
-            {"term": k.term, "field": k.field, "snippet": k.snippet} for k in match.keywords
-        ],
-        "actors": [
-            {"id": a.id, "name": a.name, "mentions": list(a.mentions)} for a in match.actors
-        ],
-    }
-
-
-def _match_from_json(rule_id: str, score: float, data: Mapping[str, Any]) -> RuleMatch:
-    return RuleMatch(
-        rule_id=rule_id,
-        keywords=tuple(TermHit(k["term"], k["field"], k["snippet"]) for k in data["keywords"]),
-        actors=tuple(ActorHit(a["id"], a["name"], tuple(a["mentions"])) for a in data["actors"]),
-        score=score,
-    )
 
 
 def _clean(text: str) -> str:
@@ -198,6 +177,6 @@ def alert_from_row(row: Mapping[Any, Any]) -> Alert:
         url=row["url"],
         detected_at=row["detected_at"],
         score=score,
-        match=_match_from_json(row["rule_id"], score, row["matches"]),
+        match=RuleMatch.from_hits_json(row["rule_id"], score, row["matches"]),
         title=row["title"],
     )
