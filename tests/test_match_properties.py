@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from monitor.match import ArticleText, compile_rules, term_problem
 from monitor.match.compiled import FIELD_NAMES
 from monitor.match.query import ActorRef, And, Near, Not, Or, QueryNode, Term, render
-from monitor.match.reference import reference_match
 from monitor.match.text import NormalizedText, fold, fold_offsets, normalize
 from monitor.models import ActorLists, ActorSpec, RuleSet, RuleSpec, TermLists, TermSpec
+from tests.match_reference import reference_match
 
 T = TypeVar("T")
 
