@@ -6,13 +6,22 @@ Stages import these and `errors`, never each other; `pipeline` and `service` wir
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
+
+# The one clock: every stage and the wiring take `now` from a Clock, by default this one, so
+# that tests pass time in rather than patch it.
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Now, in UTC."""
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +360,22 @@ class RuleMatch:
         )
 
 
+# ---- delivery: the worker's limits --------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DeliveryLimits:
+    """How the delivery worker retries and claims; the defaults are the MONITOR_DELIVERY_*
+    settings' defaults."""
+
+    max_attempts: int = 10
+    max_age: timedelta = timedelta(days=1)
+    first_retry: timedelta = timedelta(seconds=10)
+    longest_retry: timedelta = timedelta(hours=1)
+    batch: int = 200  # deliveries claimed per round
+    # A claim lasts this long and is renewed while its sends run: after a crash (kill -9), the
+    # deliveries it held are free again within this time.
+    lease: timedelta = timedelta(seconds=60)
+
+
 # ---- alerts: what the store keeps of a match ------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -471,7 +496,7 @@ class HealthNotice:
         error = data.get("error")
         return cls(
             kind=NoticeKind(str(data.get("kind"))),
-            at=_json_time(data.get("at")) or datetime.now(UTC),
+            at=_json_time(data.get("at")) or utc_now(),
             feed_id=str(feed_data.get("id", "")),
             feed_title=None if title is None else str(title),
             feed_url=str(feed_data.get("url", "")),

@@ -20,6 +20,7 @@ from monitor.fetch import adaptive_interval, next_poll_at, publishing_gap, retry
 from monitor.models import (
     Alert,
     Article,
+    Clock,
     Feed,
     FeedStateUpdate,
     FeedStatus,
@@ -30,6 +31,7 @@ from monitor.models import (
     PollStatus,
     RuleMatch,
     Validators,
+    utc_now,
 )
 from monitor.parse import body_hash
 from monitor.parse.memo import memo_published
@@ -37,7 +39,6 @@ from monitor.unrecorded import UnrecordedPolls
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 NewArticlesHook = Callable[[Feed, Sequence[Article]], Awaitable[None]]
 # Runs the compiled rules on new articles: article key -> the rules it matches.
 MatchArticles = Callable[[Feed, Sequence[Article]], Mapping[str, Sequence[RuleMatch]]]
@@ -56,10 +57,6 @@ MATCH_THREADS = 2
 # the known ones: nearly every poll) is matched whole, without first reading which items the
 # store has: matching an edit for nothing costs less than the read.
 MATCH_UNREAD_ITEMS = 4
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class FetchesFeeds(Protocol):

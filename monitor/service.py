@@ -32,6 +32,7 @@ from monitor.models import (
     PollOutcome,
     PollStatus,
     RuleMatch,
+    utc_now,
 )
 from monitor.notify import (
     Delivery,
@@ -42,7 +43,7 @@ from monitor.notify import (
     needs_webhook_client,
 )
 from monitor.parse import FeedParser
-from monitor.pipeline import NewArticlesHook, Poller, utc_now
+from monitor.pipeline import NewArticlesHook, Poller
 from monitor.redact import redact_url
 from monitor.scheduler import Dispatcher, DispatchLimits, create_scheduler
 from monitor.store import Store, open_store

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from monitor.errors import StoreError, StoreFullError
+from monitor.models import Clock, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ class UnrecordedPolls:
         self,
         *,
         every: float = REPORT_EVERY,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._every = every

@@ -13,8 +13,7 @@ from monitor.cli.options import config_option
 from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.config import Settings
-from monitor.models import Alert, DeliveryStatus
-from monitor.pipeline import utc_now
+from monitor.models import Alert, DeliveryStatus, utc_now
 from monitor.views import alert_json, iso
 
 __all__ = ["alerts"]

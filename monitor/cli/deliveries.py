@@ -12,8 +12,7 @@ from monitor.cli.common import load_store_settings, run_async
 from monitor.cli.options import config_option
 from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
-from monitor.models import DeliveryState
-from monitor.pipeline import utc_now
+from monitor.models import DeliveryState, utc_now
 from monitor.views import iso
 
 __all__ = ["deliveries"]

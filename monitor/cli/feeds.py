@@ -16,8 +16,7 @@ from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.cli.text import printable, relative_time
 from monitor.config import FeedConfig, Settings
-from monitor.models import FeedSummary
-from monitor.pipeline import utc_now
+from monitor.models import FeedSummary, utc_now
 from monitor.redact import redact_url
 from monitor.views import feed_json
 

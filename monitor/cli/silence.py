@@ -15,7 +15,7 @@ from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.config.validate import suggestion
 from monitor.errors import ConfigError
-from monitor.pipeline import utc_now
+from monitor.models import utc_now
 from monitor.views import iso
 
 __all__ = ["silence"]

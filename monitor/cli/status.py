@@ -15,7 +15,7 @@ from monitor.cli.options import config_option
 from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.config import Settings
-from monitor.pipeline import utc_now
+from monitor.models import utc_now
 from monitor.store.replicas import Replica
 from monitor.views import iso
 

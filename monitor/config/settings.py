@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 
 import monitor
 from monitor.errors import ConfigError, ConfigErrors
+from monitor.models import DeliveryLimits
 from monitor.redact import redact_url
 
 ENV_PREFIX = "MONITOR_"
@@ -131,6 +132,9 @@ def parse_host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+_DELIVERY = DeliveryLimits()  # the worker's defaults are the settings' defaults
+
+
 class Settings(BaseSettings):
     """Process-wide settings from `MONITOR_<NAME>` variables and `./.env` (variables win).
 
@@ -172,9 +176,9 @@ class Settings(BaseSettings):
     fetch_concurrency: int = Field(default=100, ge=1)
     per_host_concurrency: int = Field(default=4, ge=1)
     shutdown_grace: float = Field(default=20.0, ge=0)
-    delivery_max_attempts: int = Field(default=10, ge=1)
-    delivery_max_age: timedelta = timedelta(days=1)
-    delivery_lease: timedelta = timedelta(seconds=60)
+    delivery_max_attempts: int = Field(default=_DELIVERY.max_attempts, ge=1)
+    delivery_max_age: timedelta = _DELIVERY.max_age
+    delivery_lease: timedelta = _DELIVERY.lease
     feed_lease: timedelta = timedelta(minutes=5)
 
     @field_validator("database_url")

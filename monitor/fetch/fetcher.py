@@ -13,7 +13,6 @@ import socket
 import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import httpx
 
@@ -21,7 +20,7 @@ from monitor.errors import FetchError
 from monitor.fetch.client import FeedClient, FeedResponse, FetchLimits, Timeouts
 from monitor.fetch.hosts import HostLimiter
 from monitor.fetch.policy import parse_max_age
-from monitor.models import FetchResult, Validators, parse_retry_after
+from monitor.models import FetchResult, Validators, parse_retry_after, utc_now
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})  # RFC 9110 §15.4: the others do not move the resource
@@ -164,7 +163,7 @@ class _Attempt:
             message += " (after a redirect)"
         retry_after = None
         if code in _RETRY_AFTER:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), datetime.now(UTC))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"), utc_now())
         return self.error(message, status_code=code, retry_after=retry_after)
 
     async def read_body(self, response: FeedResponse, cap: int) -> bytes:

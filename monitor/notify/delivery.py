@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from monitor.models import DeliveryPolicy, DeliveryState, OutboxPlan
+from monitor.models import Clock, DeliveryPolicy, DeliveryState, OutboxPlan, utc_now
 from monitor.notify.base import Notifier
 from monitor.notify.outbox import Outbox
 from monitor.notify.schedule import crontab_trigger
-from monitor.notify.worker import Clock, DeliveryLimits, DeliveryWorker, utc_now
+from monitor.notify.worker import DeliveryLimits, DeliveryWorker
 
 if TYPE_CHECKING:
     import httpx

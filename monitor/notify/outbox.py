@@ -17,7 +17,7 @@ __all__ = ["Outbox"]
 
 class Outbox(Protocol):
     async def claim_deliveries(
-        self, owner: str, *, now: datetime, limit: int = ..., lease: timedelta = ...
+        self, owner: str, *, now: datetime, limit: int, lease: timedelta
     ) -> list[ClaimedDelivery]:
         """Lease up to about `limit` due deliveries (whole batches) to `owner`, oldest first."""
         ...

@@ -4,9 +4,8 @@ configuration loads, that a notifier's templates render."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
-from monitor.models import ActorHit, RuleMatch, TermHit
+from monitor.models import ActorHit, RuleMatch, TermHit, utc_now
 from monitor.notify.messages import AlertMessage, ArticleInfo, FeedInfo
 
 __all__ = ["sample_alert"]
@@ -14,7 +13,7 @@ __all__ = ["sample_alert"]
 
 def sample_alert() -> AlertMessage:
     """A made-up alert, marked as a test everywhere it shows."""
-    now = datetime.now(UTC)
+    now = utc_now()
     title = "Test alert from feed-monitor: Armenia and Azerbaijan sign a peace treaty"
     match = RuleMatch(
         rule_id="notify-test",

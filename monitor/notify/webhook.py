@@ -11,7 +11,6 @@ import http.cookiejar
 import time
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import cast
 from urllib.parse import parse_qsl, urlsplit
 
@@ -21,7 +20,7 @@ import jinja2
 from httpx_aiohttp import AiohttpTransport
 
 from monitor.errors import ConfigError, PermanentDeliveryError, TransientDeliveryError
-from monitor.models import parse_retry_after
+from monitor.models import parse_retry_after, utc_now
 from monitor.notify.base import WebhookOptions
 from monitor.notify.formats import body_content_type, load_template, render_body
 from monitor.notify.messages import Outgoing
@@ -161,9 +160,7 @@ class WebhookNotifier:
         )
         response = await self._client.send(request, auth=self._auth, stream=True)
         answer.status, answer.reason = response.status_code, response.reason_phrase
-        answer.retry_after = parse_retry_after(
-            response.headers.get("Retry-After"), datetime.now(UTC)
-        )
+        answer.retry_after = parse_retry_after(response.headers.get("Retry-After"), utc_now())
         with contextlib.suppress(httpx.TransportError, aiohttp.ClientError, OSError):
             try:
                 await _read_capped(response, answer.body, MAX_RESPONSE_BYTES)

@@ -17,11 +17,18 @@ import random
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from monitor.errors import DeliveryError, PermanentDeliveryError, StoreError
-from monitor.models import ClaimedDelivery, DeliveryOutcome, DeliveryState, HealthNotice
+from monitor.models import (
+    ClaimedDelivery,
+    Clock,
+    DeliveryLimits,
+    DeliveryOutcome,
+    DeliveryState,
+    HealthNotice,
+    utc_now,
+)
 from monitor.notify.base import DeliveryPolicy, Notifier
 from monitor.notify.messages import (
     AlertMessage,
@@ -45,18 +52,6 @@ IDLE_WAIT = 1.0  # seconds between looks at the outbox when nothing wakes the wo
 MIN_WAIT = 0.01
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryLimits:
-    max_attempts: int = 10
-    max_age: timedelta = timedelta(days=1)
-    first_retry: timedelta = timedelta(seconds=10)
-    longest_retry: timedelta = timedelta(hours=1)
-    batch: int = 200  # deliveries claimed per round
-    # A claim lasts this long and is renewed while its sends run: after a crash (kill -9), the
-    # deliveries it held are free again within this time.
-    lease: timedelta = timedelta(seconds=60)
-
-
 def backoff(attempts: int, limits: DeliveryLimits, rng: random.Random) -> timedelta:
     """The wait before the next try after `attempts` failed ones: doubling from `first_retry`,
     capped at `longest_retry`, with jitter (50-100%) so that retries don't arrive in waves."""
@@ -76,13 +71,6 @@ def human_duration(delay: timedelta) -> str:
     if whole < 3600:
         return f"{whole // 60}m{whole % 60:02d}s"
     return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
-
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class DeliveryWorker:

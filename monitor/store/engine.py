@@ -57,7 +57,6 @@ from monitor.store.polls import PollRecord, StateRecord
 from monitor.store.transact import BEGIN_IMMEDIATE, SqliteWriter
 
 T = TypeVar("T")
-_LEASE = timedelta(minutes=2)  # a delivery claimed by a worker that died is free after this
 _MIGRATION_LOCK_KEY = 0x6D6F6E69746F72  # pg_advisory_xact_lock key: replicas migrate one by one
 _SYNC_LOCK_KEY = _MIGRATION_LOCK_KEY + 1  # ... and sync the feeds table one by one
 
@@ -372,9 +371,10 @@ class Store:
 
     # ---- the outbox ---------------------------------------------------------------------------
     async def claim_deliveries(
-        self, owner: str, *, now: datetime, limit: int = 100, lease: timedelta = _LEASE
+        self, owner: str, *, now: datetime, limit: int, lease: timedelta
     ) -> list[ClaimedDelivery]:
-        """Lease up to about `limit` due deliveries (whole batches) to `owner`, oldest first."""
+        """Lease up to about `limit` due deliveries (whole batches) to `owner`, oldest first,
+        for `lease` (the worker's, from MONITOR_DELIVERY_LEASE)."""
         async with self._write("claiming deliveries failed") as conn:
             return await outbox.claim_due(conn, owner, now=now, limit=limit, lease=lease)
 
