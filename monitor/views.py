@@ -5,19 +5,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from monitor.models import Alert, DeliveryStatus, FeedSummary
+from monitor.models import Alert, DeliveryStatus, FeedSummary, iso_utc
 from monitor.redact import redact_url
 
-__all__ = ["alert_json", "feed_json", "iso"]
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+__all__ = ["alert_json", "feed_json"]
 
 
 def feed_json(summary: FeedSummary) -> dict[str, Any]:
@@ -29,8 +22,8 @@ def feed_json(summary: FeedSummary) -> dict[str, Any]:
         "articles": summary.articles,
         "errors": feed.error_count,
         "last_error": feed.last_error,
-        "last_poll": iso(feed.last_poll_at),
-        "next_poll": iso(feed.next_poll_at),
+        "last_poll": iso_utc(feed.last_poll_at),
+        "next_poll": iso_utc(feed.next_poll_at),
         "poll_interval_seconds": feed.poll_interval.total_seconds(),
     }
 
@@ -43,7 +36,7 @@ def alert_json(alert: Alert, states: list[DeliveryStatus]) -> dict[str, Any]:
         "url": alert.url,
         "title": alert.title,
         "feed": alert.feed_id,
-        "detected_at": iso(alert.detected_at),
+        "detected_at": iso_utc(alert.detected_at),
         "score": alert.score,
         "matches": alert.match.hits_json(),
         "deliveries": [
@@ -52,7 +45,7 @@ def alert_json(alert: Alert, states: list[DeliveryStatus]) -> dict[str, Any]:
                 "state": status.state.value,
                 "attempts": status.attempts,
                 "last_error": status.last_error,
-                "sent_at": iso(status.sent_at),
+                "sent_at": iso_utc(status.sent_at),
             }
             for status in states
         ],

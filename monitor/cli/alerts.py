@@ -13,8 +13,8 @@ from monitor.cli.options import config_option
 from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.config import Settings
-from monitor.models import Alert, DeliveryStatus, utc_now
-from monitor.views import alert_json, iso
+from monitor.models import Alert, DeliveryStatus, iso_utc, utc_now
+from monitor.views import alert_json
 
 __all__ = ["alerts"]
 
@@ -38,7 +38,7 @@ def alerts(
     grid = table("detected", "rule", "score", "title", "url", "deliveries")
     for alert, states in found:
         grid.add_row(
-            iso(alert.detected_at) or "-",
+            iso_utc(alert.detected_at) or "-",
             alert.rule_id,
             f"{alert.score:g}",
             alert.title,

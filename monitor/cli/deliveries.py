@@ -12,8 +12,7 @@ from monitor.cli.common import load_store_settings, run_async
 from monitor.cli.options import config_option
 from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
-from monitor.models import DeliveryState, utc_now
-from monitor.views import iso
+from monitor.models import DeliveryState, iso_utc, utc_now
 
 __all__ = ["deliveries"]
 
@@ -55,10 +54,10 @@ def list_deliveries(
                 "alert_id": row.alert_id,
                 "state": row.state.value,
                 "attempts": row.attempts,
-                "next_attempt_at": iso(row.next_attempt_at),
+                "next_attempt_at": iso_utc(row.next_attempt_at),
                 "last_error": row.last_error,
-                "created_at": iso(row.created_at),
-                "sent_at": iso(row.sent_at),
+                "created_at": iso_utc(row.created_at),
+                "sent_at": iso_utc(row.sent_at),
             }
             for row in rows
         ]
@@ -68,7 +67,7 @@ def list_deliveries(
     for row in rows:
         grid.add_row(
             row.id,
-            iso(row.created_at) or "-",
+            iso_utc(row.created_at) or "-",
             row.notifier_id,
             row.rule_id or row.kind,
             row.state.value,

@@ -15,8 +15,7 @@ from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.config.validate import suggestion
 from monitor.errors import ConfigError
-from monitor.models import utc_now
-from monitor.views import iso
+from monitor.models import iso_utc, utc_now
 
 __all__ = ["silence"]
 
@@ -45,7 +44,7 @@ def add_silence(config_path: Path | None, rule_id: str, duration: str, reason: s
             return await store.add_silence(rule_id, now=utc_now(), duration=length, reason=reason)
 
     made = run_async(add())
-    click.echo(f"silence {made.id}: rule {rule_id} silenced until {iso(made.ends_at)}")
+    click.echo(f"silence {made.id}: rule {rule_id} silenced until {iso_utc(made.ends_at)}")
 
 
 @silence.command("list")
@@ -65,8 +64,8 @@ def list_silences(config_path: Path | None, as_json: bool) -> None:
             {
                 "id": s.id,
                 "rule": s.rule_id,
-                "starts_at": iso(s.starts_at),
-                "ends_at": iso(s.ends_at),
+                "starts_at": iso_utc(s.starts_at),
+                "ends_at": iso_utc(s.ends_at),
                 "reason": s.reason,
             }
             for s in found
@@ -75,7 +74,7 @@ def list_silences(config_path: Path | None, as_json: bool) -> None:
         return
     grid = table("id", "rule", "until", "reason")
     for item in found:
-        grid.add_row(item.id, item.rule_id, iso(item.ends_at) or "-", item.reason)
+        grid.add_row(item.id, item.rule_id, iso_utc(item.ends_at) or "-", item.reason)
     print_table(grid)
 
 

@@ -15,9 +15,8 @@ from monitor.cli.options import config_option
 from monitor.cli.store import opened_store
 from monitor.cli.tables import print_table, table
 from monitor.config import Settings
-from monitor.models import utc_now
+from monitor.models import iso_utc, utc_now
 from monitor.store.replicas import Replica
-from monitor.views import iso
 
 __all__ = ["status"]
 
@@ -86,9 +85,9 @@ def _replica_json(replica: Replica, now: datetime) -> dict[str, Any]:
         "pid": replica.pid,
         "version": replica.version,
         "state": replica_state(replica, now),
-        "started_at": iso(replica.started_at),
-        "heartbeat_at": iso(replica.heartbeat_at),
-        "stopped_at": iso(replica.stopped_at),
+        "started_at": iso_utc(replica.started_at),
+        "heartbeat_at": iso_utc(replica.heartbeat_at),
+        "stopped_at": iso_utc(replica.stopped_at),
         "feed_leases": replica.feed_leases,
         "delivery_leases": replica.delivery_leases,
     }

@@ -7,11 +7,11 @@ everything a notifier renders, so that notifiers never read the store.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.models import NoticeKind, RuleMatch
+from monitor.models import NoticeKind, RuleMatch, iso_utc
 
 __all__ = [
     "AlertMessage",
@@ -117,15 +117,6 @@ class OpsNotice:
 
 
 Outgoing = AlertMessage | Digest | OpsNotice
-
-
-def iso_utc(moment: datetime | None) -> str | None:
-    """`2026-11-26T15:05:00Z` (whole seconds, UTC), or None."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def alert_payload(alert: AlertMessage) -> dict[str, Any]:
