@@ -9,7 +9,8 @@ and alerts as JSON.
 
 A flood of API requests must not starve polling and delivery: the API reads through a store of
 its own with `ApiLimits.connections` connections, answers 429 beyond `ApiLimits.in_flight`
-requests at once, and needs `Authorization: Bearer MONITOR_STATUS_TOKEN` when a token is set
+requests at once or `ApiLimits.rate` a second (after a delay, so that retrying at once gains
+nothing), and needs `Authorization: Bearer MONITOR_STATUS_TOKEN` when a token is set
 (without one it is open on loopback only). Health, readiness and metrics stay open and share one
 store round trip between concurrent callers.
 """
@@ -49,8 +50,16 @@ class ApiLimits:
     """What the JSON API may take of the process."""
 
     connections: int = 2  # database connections of its own, never the daemon's
-    in_flight: int = 16  # requests served at once; more get 429
+    in_flight: int = 8  # requests served at once; more get 429
+    # Requests served per second, on average (a token bucket of `rate` tokens): each costs the
+    # daemon's own process CPU, so a flood, however many its clients, is bounded to this.
+    rate: float = 20.0
     retry_after: int = 1  # seconds, in the 429's Retry-After
+    # A refused request gets its 429 after this long (up to `held` of them waiting at once;
+    # beyond, at once): a client that retries at once can then cost the daemon no more than a
+    # request a second, where answering at once let a few hundred clients take a core.
+    refusal_delay: float = 1.0
+    held: int = 1024
     default_page: int = 100  # alerts when no `limit` is given
     max_page: int = 500  # `limit` is capped here
 
@@ -88,6 +97,9 @@ class StatusServer:
         self._token = token.encode() if token else None
         self._limits = limits
         self._api_in_flight = 0
+        self._api_held = 0
+        self._api_tokens = limits.rate
+        self._api_tokens_at = 0.0
         self._shared: dict[str, asyncio.Task[Any]] = {}
         self._runner: web.AppRunner | None = None
         self.port = self._port
@@ -176,7 +188,13 @@ class StatusServer:
         refused = self._refusal(request)
         if refused is not None:
             return refused
-        if self._api_in_flight >= self._limits.in_flight:
+        if self._api_in_flight >= self._limits.in_flight or not self._take_api_token():
+            if self._api_held < self._limits.held:
+                self._api_held += 1
+                try:
+                    await asyncio.sleep(self._limits.refusal_delay)  # pacing the client
+                finally:
+                    self._api_held -= 1
             return _error(
                 429,
                 f"more than {self._limits.in_flight} API requests at once; retry later",
@@ -190,6 +208,16 @@ class StatusServer:
             return _error(503, "the store did not answer", headers={"Retry-After": "5"})
         finally:
             self._api_in_flight -= 1
+
+    def _take_api_token(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        rate = self._limits.rate
+        self._api_tokens = min(rate, self._api_tokens + (now - self._api_tokens_at) * rate)
+        self._api_tokens_at = now
+        if self._api_tokens < 1:
+            return False
+        self._api_tokens -= 1
+        return True
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         if self._token is None:

@@ -147,13 +147,31 @@ def test_is_loopback(host: str, loopback: bool) -> None:
 
 
 async def test_the_api_reads_through_connections_of_its_own(serve: Serve, store: Store) -> None:
-    server, client = await serve(limits=ApiLimits(connections=2))
+    server, client = await serve(limits=ApiLimits(connections=2, in_flight=12, rate=100))
     api = server._api_store  # the reader the API uses
     assert api is not None and api is not store
     assert api.engine is not store.engine
     assert api.engine.pool.size() == 2  # type: ignore[attr-defined]
     responses = await asyncio.gather(*(client.get("/api/alerts") for _ in range(12)))
     assert {r.status_code for r in responses} == {200}
+
+
+async def test_the_api_serves_at_most_its_rate_and_refuses_the_rest_after_a_delay(
+    serve: Serve,
+) -> None:
+    _, client = await serve(limits=ApiLimits(rate=3, refusal_delay=0.3))
+    loop = asyncio.get_running_loop()
+    statuses, refusal_times = [], []
+    for _ in range(5):  # back to back: far faster than 3 a second
+        started = loop.time()
+        response = await client.get("/api/alerts")
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            refusal_times.append(loop.time() - started)
+            assert response.headers["Retry-After"] == "1"
+    assert statuses[:3] == [200, 200, 200]  # the bucket's burst
+    assert 429 in statuses[3:]
+    assert min(refusal_times) >= 0.3  # a client retrying at once is paced by the refusal
 
 
 async def test_a_malformed_request_is_one_warning_line(

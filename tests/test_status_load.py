@@ -20,7 +20,7 @@ from tests.test_service_run import samples
 
 FEEDS = 8  # every 1 s: enough polls in a few seconds to compare rates
 CLIENTS = 300
-QUIET_SECONDS = 4.0
+QUIET_SECONDS = 6.0
 LOADED_SECONDS = 6.0
 REPO = Path(__file__).resolve().parent.parent
 
@@ -97,6 +97,10 @@ async def test_an_api_flood_leaves_polling_and_health_alone(
             str(LOADED_SECONDS),
             stdout=asyncio.subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(REPO)},
+            # What is measured is whether the API starves the daemon's own work (its connection
+            # pool, its event loop), as it did (5 polls/s to 0), not how the 2 cores are shared
+            # with the flood's own process: that one runs at the lowest priority.
+            preexec_fn=lambda: os.nice(19),
         )
         try:
             assert flood.stdout is not None
