@@ -152,7 +152,7 @@ def is_memory(url: URL) -> bool:
 
 
 async def make_parent_directory(url: URL) -> None:
-    if url.get_backend_name() == "sqlite" and not is_memory(url) and not url.query.get("uri"):
+    if is_file_sqlite(url) and not url.query.get("uri"):
         await asyncio.to_thread(_mkdir_parent, url.database or "")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from monitor.errors import StoreError
-from monitor.store.database import async_database_url
+from monitor.store.database import async_database_url, is_file_sqlite
 
 __all__ = ["DaemonLock"]
 
@@ -20,10 +20,7 @@ class DaemonLock:
 
     def __init__(self, database_url: str) -> None:
         url = async_database_url(database_url)
-        database = url.database or ""
-        in_memory = database in ("", ":memory:") or "mode=memory" in database
-        sqlite = url.get_backend_name() == "sqlite"
-        self.path = Path(f"{database}.lock") if sqlite and not in_memory else None
+        self.path = Path(f"{url.database}.lock") if is_file_sqlite(url) else None
         self._file: IO[str] | None = None
 
     def acquire(self) -> None:
