@@ -24,6 +24,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def human_duration(delay: timedelta) -> str:
+    """A wait as a person reads it: `5.9s`, `42s`, `2m10s`, `1h05m`."""
+    seconds = delay.total_seconds()
+    if seconds < 9.95:  # would round to 10.0
+        return f"{max(seconds, 0.0):.1f}s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
 def iso_utc(moment: datetime | None) -> str | None:
     """`2026-11-26T15:05:00Z` (whole seconds, UTC), or None."""
     if moment is None:

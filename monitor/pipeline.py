@@ -31,6 +31,7 @@ from monitor.models import (
     PollStatus,
     RuleMatch,
     Validators,
+    human_duration,
     utc_now,
 )
 from monitor.parse import body_hash
@@ -335,7 +336,7 @@ class Poller:
             "%s (attempt %d, next try in %s)",
             exc,
             errors,
-            _humanize(delay),
+            human_duration(delay),
             extra={"feed_id": feed.id, "feed_url": exc.url, "error_count": errors},
         )
         return PollOutcome(feed.id, PollStatus.FAILED, error=str(exc))
@@ -357,7 +358,7 @@ class Poller:
                 feed.id,
                 reason,
                 errors,
-                _humanize(delay),
+                human_duration(delay),
                 extra={"feed_id": feed.id, "error_count": errors},
             )
         return PollOutcome(feed.id, PollStatus.FAILED, error=f"feed {feed.id}: {reason}")
@@ -410,12 +411,3 @@ def _first_of_each_key(articles: Sequence[Article]) -> list[Article]:
 def _text_size(articles: Sequence[Article]) -> int:
     """The characters the matcher scans in `articles`."""
     return sum(len(a.title) + len(a.summary_text) + len(a.content_text) for a in articles)
-
-
-def _humanize(delay: timedelta) -> str:
-    seconds = int(delay.total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"

@@ -12,6 +12,7 @@ import pytest
 
 from monitor.store import Store, open_store
 from tests.feedserver import FeedServer
+from tests.webhookreceiver import WebhookReceiver
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -112,3 +113,10 @@ async def make_store() -> AsyncIterator[StoreFactory]:
     finally:
         for each in opened:
             await each.close()
+
+
+@pytest.fixture
+async def receiver() -> WebhookReceiver:
+    """A webhook receiver on 127.0.0.1, for the tests that deliver to one."""
+    async with WebhookReceiver() as running:
+        yield running  # type: ignore[misc]

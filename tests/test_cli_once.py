@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 from monitor.cli.once import summary_lines
 from monitor.models import PollStatus
 from monitor.service import PollTally
@@ -16,12 +14,6 @@ from tests.test_cli import monitor
 from tests.test_delivery_cli import items, write_config
 from tests.test_pipeline import rss
 from tests.webhookreceiver import WebhookReceiver
-
-
-@pytest.fixture
-async def receiver() -> WebhookReceiver:
-    async with WebhookReceiver() as running:
-        yield running  # type: ignore[misc]
 
 
 async def test_deliveries_are_this_runs_not_the_outboxs(

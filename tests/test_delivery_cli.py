@@ -10,8 +10,6 @@ import os
 import signal
 from pathlib import Path
 
-import pytest
-
 from tests.feedserver import Document, FeedServer
 from tests.test_cli import MONITOR, monitor
 from tests.test_pipeline import rss
@@ -41,12 +39,6 @@ def items(count: int, start: int = 0) -> list[tuple[str, str, str]]:
         (f"n{i}", f"Treaty news number {i}", "A treaty was discussed.")
         for i in range(start, start + count)
     ]
-
-
-@pytest.fixture
-async def receiver() -> WebhookReceiver:
-    async with WebhookReceiver() as running:
-        yield running  # type: ignore[misc]
 
 
 async def test_once_delivers_new_alerts_and_alerts_shows_their_state(

@@ -27,6 +27,7 @@ from monitor.models import (
     DeliveryOutcome,
     DeliveryState,
     HealthNotice,
+    human_duration,
     utc_now,
 )
 from monitor.notify.base import DeliveryPolicy, Notifier
@@ -58,19 +59,6 @@ def backoff(attempts: int, limits: DeliveryLimits, rng: random.Random) -> timede
     base = limits.first_retry.total_seconds() * 2 ** max(0, attempts - 1)
     capped = min(base, limits.longest_retry.total_seconds())
     return timedelta(seconds=capped * rng.uniform(0.5, 1.0))
-
-
-def human_duration(delay: timedelta) -> str:
-    """A wait as a person reads it: `5.9s`, `42s`, `2m10s`, `1h05m`."""
-    seconds = delay.total_seconds()
-    if seconds < 9.95:  # would round to 10.0
-        return f"{max(seconds, 0.0):.1f}s"
-    whole = round(seconds)
-    if whole < 60:
-        return f"{whole}s"
-    if whole < 3600:
-        return f"{whole // 60}m{whole % 60:02d}s"
-    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
 
 
 class DeliveryWorker:
