@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import textwrap
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pytest
 
-import monitor
 from monitor.config import ConfigError, ConfigErrors, Settings, load_config
 from monitor.config.rules import _cycles, load_rules
 from monitor.match import checks, compile_rules
@@ -548,19 +546,3 @@ def test_a_problem_left_to_the_compiler_is_the_same_at_the_same_place(
     with pytest.raises(ConfigErrors) as caught:
         compile_rules(config.rules)
     assert [str(error) for error in caught.value.errors] == expected
-
-
-@pytest.mark.parametrize(("stage", "other"), [("config", "match"), ("match", "config")])
-def test_config_and_match_do_not_import_each_other(stage: str, other: str) -> None:
-    """The rule language is match's; config reaches it only through the `RuleChecks` the wiring
-    gives it, so neither stage imports the other (not even under TYPE_CHECKING)."""
-    package = Path(monitor.__file__).parent / stage
-    found = []
-    for path in sorted(package.glob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
-            names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
-            found += [
-                f"{path.name}: {name}" for name in names if name.startswith(f"monitor.{other}")
-            ]
-    assert found == []
